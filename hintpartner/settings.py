@@ -1,0 +1,218 @@
+"""Settings for hintpartner: configuration comes only from environment variables.
+
+`DJANGO_ENV=production` requires every secret; development (the default) fills them from a
+git-ignored `.dev-secrets.json` shared with the sandbox. See README "Configuration".
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from hintpartner.devsecrets import load_dev_secrets
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; silently absent
+
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+if DJANGO_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured(
+        f"DJANGO_ENV must be development, test or production (got {DJANGO_ENV!r})."
+    )
+PRODUCTION = DJANGO_ENV == "production"
+
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY",
+    "FIELD_ENCRYPTION_KEYS",
+    "HINT_API_KEY",
+    "HINT_WEBHOOK_SECRET",
+    "HINT_PRODUCT_ID",
+    "DATABASE_URL",
+    "ALLOWED_HOSTS",
+)
+if PRODUCTION:
+    _missing = [name for name in REQUIRED_IN_PRODUCTION if not env.str(name, default="")]
+    if _missing:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs these environment variables, which are not set: "
+            + ", ".join(_missing)
+            + ". See README, section Configuration."
+        )
+    _dev: dict[str, str] = {}
+else:
+    _dev = load_dev_secrets()
+
+DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "development")
+SECRET_KEY = env.str("SECRET_KEY", default=_dev.get("SECRET_KEY", ""))
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# Keys for tokens at rest, comma-separated Fernet keys: the first encrypts, all decrypt.
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=[_dev.get("FIELD_ENCRYPTION_KEYS", "")]
+)
+
+# --- Hint -------------------------------------------------------------------------------------
+SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8001")
+HINT_API_URL = env.str("HINT_API_URL", default="" if PRODUCTION else SANDBOX_URL).rstrip("/")
+if PRODUCTION and not HINT_API_URL:
+    HINT_API_URL = "https://api.hint.com"
+HINT_API_KEY = env.str("HINT_API_KEY", default=_dev.get("HINT_API_KEY", ""))
+HINT_PARTNER_ID = env.str("HINT_PARTNER_ID", default=_dev.get("HINT_PARTNER_ID", ""))
+HINT_PRODUCT_ID = env.str("HINT_PRODUCT_ID", default=_dev.get("HINT_PRODUCT_ID", ""))
+HINT_WEBHOOK_SECRET = env.str("HINT_WEBHOOK_SECRET", default=_dev.get("HINT_WEBHOOK_SECRET", ""))
+# The public URL of this app, used for deep links written into Hint (integration_web_link).
+APP_URL = env.str("APP_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+HINT_RATE_LIMIT_PER_SECOND = env.float("HINT_RATE_LIMIT_PER_SECOND", default=100.0)
+HINT_CONNECT_TIMEOUT = env.float("HINT_CONNECT_TIMEOUT", default=5.0)
+HINT_READ_TIMEOUT = env.float("HINT_READ_TIMEOUT", default=20.0)
+HINT_MAX_RETRIES = env.int("HINT_MAX_RETRIES", default=4)
+HINT_BACKOFF_BASE = env.float("HINT_BACKOFF_BASE", default=0.5)
+HINT_BACKOFF_MAX = env.float("HINT_BACKOFF_MAX", default=30.0)
+
+_default_ancestors = ["https://*.hint.com"]
+if not PRODUCTION:
+    _default_ancestors += ["http://127.0.0.1:8001", "http://localhost:8001"]
+# Who may frame our pages (Content-Security-Policy: frame-ancestors), space or comma separated.
+HINT_FRAME_ANCESTORS = [
+    a
+    for a in env.str("HINT_FRAME_ANCESTORS", default=" ".join(_default_ancestors))
+    .replace(",", " ")
+    .split()
+]
+
+# --- Django -----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "hintpartner",
+    "handshake",
+    "webhooks",
+    "sync",
+    "interactions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "hintpartner.security.FrameAncestorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    # Surfaces opt out with xframe_options_exempt; everything else (admin) stays DENY.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "hintpartner.urls"
+WSGI_APPLICATION = "hintpartner.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "hintpartner.context_processors.hint",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while the worker writes; the timeout rides out short locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024  # CSV uploads up to 20 MB, checked per view
+
+# --- Security headers -------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# The session key travels in URLs; same-origin keeps it from leaking to other sites.
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Django admin is the only cookie user; inside Hint's iframe it must be SameSite=None.
+    SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Background tasks -------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=120)
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,3 @@
+"""Models of interactions."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""Models of sync."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""Models of webhooks."""
+
+from django.db import models  # noqa: F401
