@@ -1,0 +1,184 @@
+"""One small function per Hint endpoint. Decoding is permissive: unknown fields are ignored."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from hintpartner.hint import errors
+from hintpartner.hint.client import HintClient, partner_client
+from hintpartner.hint.paths import PARTNER_PRODUCT_ID, updated_after_params
+
+
+@dataclass(frozen=True)
+class Installation:
+    """What a code exchange (either flow) tells us about a practice's installation."""
+
+    id: str
+    status: str
+    practice_id: str
+    practice_name: str
+    product_id: str
+    token: str
+
+    def __repr__(self) -> str:  # never show the token
+        return (
+            f"Installation(id={self.id!r}, status={self.status!r}, practice={self.practice_id!r})"
+        )
+
+
+def installation_from_answer(data: Any) -> Installation:
+    """Read Hint's installation (new flow) or token answer (older OAuth flow)."""
+    if not isinstance(data, dict):
+        raise errors.HintInvalidResponse("Hint's installation answer is not a JSON object.")
+    token = ""
+    keys = data.get("api_keys")
+    if isinstance(keys, list) and keys and isinstance(keys[0], dict):
+        token = str(keys[0].get("token") or "")
+    token = token or str(data.get("access_token") or "")
+    practice = data.get("practice") if isinstance(data.get("practice"), dict) else {}
+    product = data.get("product") if isinstance(data.get("product"), dict) else {}
+    practice_id = str(practice.get("id") or data.get("practice_id") or "")
+    if not practice_id:
+        raise errors.HintInvalidResponse("Hint's installation answer names no practice.")
+    status = str(data.get("status") or "active")
+    if status == "connected":  # the older flow's word for an active installation
+        status = "active"
+    return Installation(
+        id=str(data.get("id") or ""),
+        status=status,
+        practice_id=practice_id,
+        practice_name=str(practice.get("name") or ""),
+        product_id=str(product.get("id") or ""),
+        token=token,
+    )
+
+
+# --- partner key ------------------------------------------------------------------------------
+
+
+def installation_connect(*, code: str, activate: bool | None = None) -> Installation:
+    """Exchange a one-time install code for the installation and its practice token."""
+    body: dict[str, Any] = {"code": code}
+    if activate is not None:
+        body["activate"] = activate
+    return installation_from_answer(partner_client().call("installation_connect", json=body).data)
+
+
+def oauth_token_exchange(*, code: str) -> Installation:
+    """The older documented exchange (`/api/oauth/tokens`), same result."""
+    body = {"grant_type": "authorization_code", "code": code}
+    return installation_from_answer(partner_client().call("oauth_token", json=body).data)
+
+
+def installation_activate(*, installation_id: str) -> Installation:
+    data = partner_client().call("installation_activate", path_params={"id": installation_id}).data
+    return installation_from_answer(data)
+
+
+def installation_deactivate(*, installation_id: str) -> None:
+    partner_client().call("installation_deactivate", path_params={"id": installation_id})
+
+
+def installations_list(*, status: str | None = None) -> list[dict[str, Any]]:
+    params = {"status": status} if status else None
+    data = partner_client().call("installations", params=params).data
+    return data if isinstance(data, list) else []
+
+
+def webhook_endpoint_register(*, url: str) -> dict[str, Any]:
+    data = partner_client().call("webhook_endpoint_create", json={"webhook_url": url}).data
+    return data if isinstance(data, dict) else {}
+
+
+def webhook_endpoints_list() -> list[dict[str, Any]]:
+    data = partner_client().call("webhook_endpoints").data
+    return data if isinstance(data, list) else []
+
+
+def webhook_event_types() -> list[str]:
+    """The event types Hint can send (strings, or objects with a `type`/`name`)."""
+    data = partner_client().call("webhook_events").data
+    items = data if isinstance(data, list) else (data or {}).get("data", [])
+    types = []
+    for item in items:
+        if isinstance(item, str):
+            types.append(item)
+        elif isinstance(item, dict):
+            types.append(str(item.get("type") or item.get("name") or item.get("id") or ""))
+    return [t for t in types if t]
+
+
+# --- practice or session token ----------------------------------------------------------------
+
+
+def patients_iter(
+    *, token: str, updated_after: datetime | None = None, params: dict[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every patient of the practice (optionally only those updated after a time)."""
+    query = dict(params or {})
+    if updated_after is not None:
+        query.update(updated_after_params(updated_after))
+    yield from HintClient(token).paginate("patients", params=query)
+
+
+def patients_search(*, token: str, limit: int = 20, **filters: str) -> list[dict[str, Any]]:
+    """One page of patients filtered by Hint's case-insensitive string filters."""
+    params = {k: v for k, v in filters.items() if v}
+    params["limit"] = limit
+    data = HintClient(token).call("patients", params=params).data
+    return data if isinstance(data, list) else []
+
+
+def patient_get(*, token: str, patient_id: str) -> dict[str, Any]:
+    return HintClient(token).call("patient", path_params={"id": patient_id}).data or {}
+
+
+def patient_create(*, token: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return HintClient(token).call("patient_create", json=fields).data or {}
+
+
+def patient_update(*, token: str, patient_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    data = HintClient(token).call("patient_update", path_params={"id": patient_id}, json=fields)
+    return data.data or {}
+
+
+def patient_matching(*, token: str, demographics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hint's own demographic match. A read, so safe to retry."""
+    data = HintClient(token).call("patient_matching", json=demographics, retry_unsafe=True).data
+    if isinstance(data, dict):
+        data = data.get("data") or data.get("patients") or []
+    return data if isinstance(data, list) else []
+
+
+def interaction_create(
+    *, token: str, patient_id: str, fields: dict[str, Any], in_session: bool
+) -> dict[str, Any]:
+    """Create a partner interaction. Not retried on timeout: the caller checks before retrying."""
+    body = dict(fields)
+    if not in_session and settings.HINT_PRODUCT_ID:
+        body[PARTNER_PRODUCT_ID] = settings.HINT_PRODUCT_ID
+    client = HintClient(token)
+    return (
+        client.call("interaction_create", path_params={"patient_id": patient_id}, json=body).data
+        or {}
+    )
+
+
+def interaction_update(
+    *, token: str, patient_id: str, interaction_id: str, fields: dict[str, Any], in_session: bool
+) -> dict[str, Any]:
+    body = dict(fields)
+    if not in_session and settings.HINT_PRODUCT_ID:
+        body[PARTNER_PRODUCT_ID] = settings.HINT_PRODUCT_ID
+    path_params = {"patient_id": patient_id, "id": interaction_id}
+    return (
+        HintClient(token).call("interaction_update", path_params=path_params, json=body).data or {}
+    )
+
+
+def interactions_list(*, token: str, patient_id: str) -> list[dict[str, Any]]:
+    params = {"patient_id": patient_id, "type": "partner"}
+    return list(HintClient(token).paginate("interactions", params=params))

@@ -1,0 +1,105 @@
+"""Every Hint path, header and field name this app uses, in one place.
+
+Hint's contract moves (see shared/hint-platform.md): a correction here is a one-line change.
+"""
+
+import json
+from datetime import datetime
+
+# Sent on every /api/partner/installations* and /api/partner/webhook_endpoints call.
+MARKETPLACE_VERSION_HEADER = ("Hint-Version", "marketplace_endpoints")
+
+# name -> (method, path template, needs the marketplace header)
+PATHS: dict[str, tuple[str, str]] = {
+    # partner key
+    "installation_connect": ("POST", "/api/partner/installations/connect"),
+    "oauth_token": ("POST", "/api/oauth/tokens"),
+    "installations": ("GET", "/api/partner/installations"),
+    "installation_activate": ("POST", "/api/partner/installations/{id}/activate"),
+    "installation_deactivate": ("POST", "/api/partner/installations/{id}/deactivate"),
+    "webhook_endpoints": ("GET", "/api/partner/webhook_endpoints"),
+    "webhook_endpoint_create": ("POST", "/api/partner/webhook_endpoints"),
+    "webhook_events": ("GET", "/api/partner/webhook_events"),
+    "webhook_requests": ("GET", "/api/partner/webhook_requests"),
+    # practice token or session-scoped token
+    "patients": ("GET", "/api/provider/patients"),
+    "patient_create": ("POST", "/api/provider/patients"),
+    "patient": ("GET", "/api/provider/patients/{id}"),
+    "patient_update": ("PATCH", "/api/provider/patients/{id}"),
+    "patient_matching": ("POST", "/api/provider/patients/matching"),
+    "interaction_create": ("POST", "/api/provider/patients/{patient_id}/interactions/partner"),
+    "interaction_update": (
+        "PATCH",
+        "/api/provider/patients/{patient_id}/interactions/partner/{id}",
+    ),
+    "interactions": ("GET", "/api/provider/interactions"),
+}
+
+MARKETPLACE_PATH_PREFIXES = ("/api/partner/installations", "/api/partner/webhook_endpoints")
+
+# Lists: Hint answers a bare JSON array; these headers carry counts.
+TOTAL_COUNT_HEADER = "X-Total-Count"
+COUNT_HEADER = "X-Count"
+PAGE_SIZE = 100  # Hint's maximum `limit`
+
+# Timestamp filter on lists. Hint's guide writes `updated_at[gt]=…`, its reference a JSON object;
+# the sandbox accepts both, and we send the guide's form.
+UPDATED_AT_FILTER_STYLE = "brackets"  # or "json"
+
+
+def updated_after_params(since: datetime) -> dict[str, str]:
+    """Query parameters for 'updated strictly after `since`'."""
+    value = since.isoformat()
+    if UPDATED_AT_FILTER_STYLE == "json":
+        return {"updated_at": json.dumps({"gt": value})}
+    return {"updated_at[gt]": value}
+
+
+# Patient fields, as Hint names them (read and write unless noted).
+PATIENT_ID = "id"
+PATIENT_FIELDS = {
+    "title": "title",
+    "first_name": "first_name",
+    "middle_name": "middle_name",
+    "last_name": "last_name",
+    "dob": "dob",
+    "sex": "sex",
+    "gender_identity": "gender_identity",
+    "gender_deprecated": "gender",  # read only: Hint deprecated it, never write it
+    "email": "email",
+    "phones": "phones",  # [{"type": "mobile"|"home"|"office", "number": "…"}]
+    "address_line1": "address_line1",
+    "address_line2": "address_line2",
+    "address_city": "address_city",
+    "address_state": "address_state",
+    "address_zip": "address_zip",
+    "address_country": "address_country",
+    # read only for us
+    "practitioner": "practitioner",  # {"id", "name"}
+    "insurance_payer": "health_insurance_payer_name",
+    "insurance_group_id": "health_insurance_group_id",
+    "insurance_member_id": "health_insurance_member_id",
+    # "Member contract" in the Salesforce guide; most likely this field (unconfirmed by Hint).
+    "member_contract_accepted": "patient_agreement_accepted",
+    "member_contract_accepted_at": "patient_agreement_accepted_at",
+    "hipaa_accepted": "hipaa_authorization_accepted",
+    "hipaa_accepted_at": "hipaa_authorization_accepted_at",
+    "membership_status": "membership_status",
+    "provider_web_link": "provider_web_link",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "archived": "archived",
+}
+PHONE_TYPES = ("mobile", "home", "office")
+
+# Integration fields a partner writes on patients and interactions.
+INTEGRATION_RECORD_ID = "integration_record_id"
+INTEGRATION_WEB_LINK = "integration_web_link"
+INTEGRATION_ERROR_MESSAGE = "integration_error_message"
+
+# Partner interactions.
+INTERACTION_STATUSES = ("draft", "signed", "addended", "deleted", "failed")
+PARTNER_PRODUCT_ID = "partner_product_id"
+
+# Installations: `status` values and where the practice token sits.
+INSTALLATION_STATUSES = ("onboarding", "pending", "active", "deactivated", "connected")

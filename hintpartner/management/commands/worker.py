@@ -1,0 +1,52 @@
+"""Run the background worker for the configured task backend, with a heartbeat for /readyz."""
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+from django.utils import timezone
+
+from hintpartner.models import WorkerHeartbeat
+
+HEARTBEAT_SECONDS = 15
+logger = logging.getLogger(__name__)
+
+
+def _beat(name: str, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            WorkerHeartbeat.objects.update_or_create(
+                worker=name, defaults={"seen_at": timezone.now()}
+            )
+        except Exception:  # a missed beat must never stop the worker
+            logger.warning("worker heartbeat not written", exc_info=True)
+        finally:
+            close_old_connections()
+        stop.wait(HEARTBEAT_SECONDS)
+
+
+class Command(BaseCommand):
+    help = "Run the task worker (database queue by default, RQ when REDIS_URL is set)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--batch", action="store_true", help="Exit when the queue is empty.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = f"{socket.gethostname()}:{os.getpid()}"
+        stop = threading.Event()
+        threading.Thread(target=_beat, args=(name, stop), daemon=True).start()
+        try:
+            if settings.REDIS_URL:
+                extra = ["--burst"] if options["batch"] else []
+                call_command("rqworker", "default", "--job-class", "django_tasks_rq.Job", *extra)
+            else:
+                extra = ["--batch"] if options["batch"] else []
+                call_command("db_worker", "--interval", "0.5", *extra)
+        finally:
+            stop.set()

@@ -1,0 +1,43 @@
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+
+from handshake.models import Practice
+from hintpartner import crypto
+
+
+def _raw_token(practice: Practice) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token FROM handshake_practice WHERE id = %s", [practice.pk])
+        return cursor.fetchone()[0]
+
+
+def test_no_plaintext_token_is_stored(practice_a: Practice) -> None:
+    raw = _raw_token(practice_a)
+    assert "practice-a-token" not in raw
+    assert raw.startswith("fernet:")
+    assert Practice.objects.get(pk=practice_a.pk).token == "practice-a-token"
+
+
+def test_reencrypt_moves_every_token_to_the_new_first_key(practice_a: Practice, settings) -> None:
+    old = settings.FIELD_ENCRYPTION_KEYS
+    new_key = Fernet.generate_key().decode()
+    with override_settings(FIELD_ENCRYPTION_KEYS=[new_key, *old]):
+        call_command("reencrypt_fields", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        assert Practice.objects.get(pk=practice_a.pk).token == "practice-a-token"
+    # The old key alone can no longer read it: it was rewritten under the new key.
+    with override_settings(FIELD_ENCRYPTION_KEYS=[new_key]):
+        assert Practice.objects.get(pk=practice_a.pk).token == "practice-a-token"
+    with override_settings(FIELD_ENCRYPTION_KEYS=old), pytest.raises(ValueError):
+        Practice.objects.get(pk=practice_a.pk)
+
+
+def test_a_value_under_an_unknown_key_fails_without_showing_it() -> None:
+    stored = crypto.encrypt("secret-value")
+    other_key = Fernet.generate_key().decode()
+    with override_settings(FIELD_ENCRYPTION_KEYS=[other_key]), pytest.raises(ValueError) as caught:
+        crypto.decrypt(stored)
+    assert "secret-value" not in str(caught.value)
+    assert stored not in str(caught.value)
