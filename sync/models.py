@@ -64,3 +64,248 @@ class Patient(PracticeOwned):
     @property
     def is_destroyed(self) -> bool:
         return self.destroyed_at is not None
+
+
+# --- Contacts (ours), batches and the sync log (issue 6) -----------------------------------------
+
+
+class ContactQuerySet(PracticeScopedQuerySet):
+    def linked(self) -> "ContactQuerySet":
+        return self.exclude(hint_patient_id="")
+
+    def unlinked(self) -> "ContactQuerySet":
+        return self.filter(hint_patient_id="")
+
+
+class Contact(PracticeOwned):
+    """The partner's own record of a person, optionally linked to one Hint patient.
+
+    Two-way fields follow the seed guide's list (plus last name); the Hint-only fields below
+    them are copied from the patient and read-only here. `sync.fieldmap` says which is which.
+    """
+
+    class Sex(models.TextChoices):
+        BLANK = "", "not set"
+        MALE = "male", "male"
+        FEMALE = "female", "female"
+        INTERSEX = "intersex", "intersex"
+
+    # two-way
+    name_prefix = models.CharField(max_length=50, blank=True)
+    first_name = models.CharField(max_length=200, blank=True)
+    middle_name = models.CharField(max_length=200, blank=True)
+    last_name = models.CharField(max_length=200, blank=True)
+    dob = models.DateField("date of birth", null=True, blank=True)
+    sex = models.CharField(max_length=20, choices=Sex.choices, blank=True)
+    gender_identity = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=320, blank=True)
+    mobile_phone = models.CharField(max_length=50, blank=True)
+    home_phone = models.CharField(max_length=50, blank=True)
+    office_phone = models.CharField(max_length=50, blank=True)
+    address_line1 = models.CharField(max_length=300, blank=True)
+    address_line2 = models.CharField(max_length=300, blank=True)
+    city = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    zip_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    # Hint -> contact only (read-only here)
+    practitioner_name = models.CharField(max_length=200, blank=True)
+    insurance_payer = models.CharField(max_length=200, blank=True)
+    insurance_group_id = models.CharField(max_length=100, blank=True)
+    insurance_member_id = models.CharField(max_length=100, blank=True)
+    member_contract_accepted = models.BooleanField(null=True, blank=True)
+    member_contract_accepted_at = models.DateTimeField(null=True, blank=True)
+    hipaa_authorization_accepted = models.BooleanField(null=True, blank=True)
+    hipaa_authorization_accepted_at = models.DateTimeField(null=True, blank=True)
+    # link
+    hint_patient_id = models.CharField("Hint patient id", max_length=100, blank=True)
+    synced_to_hint = models.BooleanField("synced to Hint", default=False)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_batch_sync_id = models.CharField(max_length=40, blank=True)
+    # Normalized keys for the demographic match (kept by save(); see sync.matching).
+    first_name_key = models.CharField(max_length=200, blank=True, editable=False)
+    last_name_key = models.CharField(max_length=200, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "hint_patient_id"],
+                condition=~models.Q(hint_patient_id=""),
+                name="contact_unique_hint_patient",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["practice", "last_name_key", "first_name_key", "dob"],
+                name="contact_demographic",
+            ),
+            models.Index(fields=["practice", "first_name_key"], name="contact_first_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or f"Contact {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    def refresh_keys(self) -> None:
+        """Recompute the normalized match keys from the name fields."""
+        from sync.matching import normalize_name
+
+        self.first_name_key = normalize_name(self.first_name)
+        self.last_name_key = normalize_name(self.last_name)
+        self.synced_to_hint = bool(self.hint_patient_id)
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # The keys and the "synced" flag derive from this row's own fields: an invariant.
+        self.refresh_keys()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {
+                *update_fields,  # type: ignore[misc]
+                "first_name_key",
+                "last_name_key",
+                "synced_to_hint",
+                "updated_at",
+            }
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class SyncOptions(PracticeOwned):
+    """A practice's sync settings (one row per practice)."""
+
+    class LogLevel(models.TextChoices):
+        DEBUG = "debug", "debug (everything)"
+        ERROR = "error", "errors and exceptions only"
+
+    create_contacts_for_new_patients = models.BooleanField(default=False)
+    create_contacts_when_batch_unmatched = models.BooleanField(default=False)
+    log_level = models.CharField(max_length=10, choices=LogLevel.choices, default=LogLevel.ERROR)
+    log_retention_days = models.PositiveIntegerField(default=90)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["practice"], name="sync_options_one_per_practice")
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync options of {self.practice_id}"
+
+
+class Batch(PracticeOwned):
+    """One batch sync run: its visible Batch Sync ID, status, counts and checkpoint."""
+
+    class Kind(models.TextChoices):
+        PATIENTS_TO_CONTACTS = "patients_to_contacts", "Hint patients to contacts"
+        CONTACTS_TO_PATIENTS = "contacts_to_patients", "contacts (CSV) to Hint patients"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        ABORTING = "aborting", "aborting"
+        ABORTED = "aborted", "aborted"
+        DONE = "done", "finished"
+        FAILED = "failed", "stopped by an error"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.ABORTING)
+
+    sync_id = models.CharField("Batch Sync ID", max_length=40, unique=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    started_by = models.CharField(max_length=200, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)  # outcome -> number of rows
+    # Where a resumed run starts: the Hint list offset (patients) or the last row position (CSV).
+    checkpoint = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    # CSV input: the file name and the trailing report lines that were ignored.
+    source_name = models.CharField(max_length=255, blank=True)
+    ignored_lines = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["practice", "-created_at"], name="batch_recent")]
+
+    def __str__(self) -> str:
+        return self.sync_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, round(100 * self.processed / self.total))
+
+
+class BatchRow(PracticeOwned):
+    """One record a batch handled (or will handle): what happened to it and why."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "not processed yet"
+        LINKED = "linked", "linked and merged"
+        CREATED = "created", "contact created and linked"
+        UPDATED = "updated", "already linked, updated"
+        UNCHANGED = "unchanged", "already linked, nothing to change"
+        SKIPPED_LINKED = "skipped_linked", "skipped: contact already linked"
+        SKIPPED_PATIENT_LINKED = "skipped_patient_linked", "skipped: patient linked elsewhere"
+        SKIPPED_MULTIPLE = "skipped_multiple", "skipped: several matches"
+        NO_MATCH = "no_match", "no match"
+        ERROR = "error", "error"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    position = models.PositiveIntegerField()
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL)
+    contact_ref = models.CharField(max_length=100, blank=True)
+    patient_id = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(max_length=30, choices=Outcome.choices, default=Outcome.PENDING)
+    message = models.CharField(max_length=500, blank=True)
+    # The write still owed to Hint for this row (filled-in fields and our integration fields);
+    # null once sent. Lets a resumed batch finish the writes a killed worker left.
+    push_body = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "position"], name="batch_row_position")
+        ]
+        indexes = [models.Index(fields=["batch", "outcome"], name="batch_row_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}#{self.position} {self.outcome}"
+
+
+class SyncLog(PracticeOwned):
+    """The sync log: debug, error and exception entries, kept for the retention period."""
+
+    class Level(models.TextChoices):
+        DEBUG = "debug", "debug"
+        ERROR = "error", "error"
+        EXCEPTION = "exception", "exception"
+
+    level = models.CharField(max_length=10, choices=Level.choices)
+    message = models.CharField(max_length=500)
+    detail = models.TextField(blank=True)
+    contact_id_ref = models.CharField(max_length=40, blank=True)
+    patient_id = models.CharField(max_length=100, blank=True)
+    batch_sync_id = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["practice", "level", "-created_at"], name="synclog_level")]
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message}"

@@ -1,0 +1,253 @@
+"""The one field map between our contacts and Hint patients.
+
+Each row names a contact field, the Hint patient field it maps to (names from
+`hintpartner.hint.paths.PATIENT_FIELDS`, the only table of Hint names) and a direction:
+`BOTH` fields are synced either way, `HINT_TO_CONTACT` fields are copied from Hint and read-only
+on contacts.
+
+Values are compared in one canonical form (`Values`: contact field -> str, bool or None; dates
+and times as ISO strings) so "did anything change?" is a plain dict comparison, which is what
+stops our own change, echoed back by a webhook, from starting a loop.
+
+Gender: the seed guide's single "Gender" becomes two contact fields, `sex` (Hint `sex`:
+male/female/intersex) and `gender_identity` (Hint `gender_identity`, free text). Hint's `gender`
+is deprecated: it is read as a fallback for `sex` when Hint sends no `sex`, and never written.
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.utils.dateparse import parse_date, parse_datetime
+
+from hintpartner.hint.paths import PATIENT_FIELDS, PHONE_TYPES
+
+
+class Direction(enum.Enum):
+    BOTH = "both"
+    HINT_TO_CONTACT = "hint_to_contact"
+
+
+class Kind(enum.Enum):
+    TEXT = "text"
+    DATE = "date"
+    SEX = "sex"
+    PHONE = "phone"  # one entry of Hint's `phones` array, chosen by `phone_type`
+    PRACTITIONER = "practitioner"  # Hint's {"id", "name"} object; we keep the name
+    BOOL = "bool"
+    DATETIME = "datetime"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    contact: str
+    hint: str
+    direction: Direction
+    kind: Kind = Kind.TEXT
+    phone_type: str = ""
+
+
+_B, _H = Direction.BOTH, Direction.HINT_TO_CONTACT
+P = PATIENT_FIELDS
+
+FIELD_MAP: tuple[Mapping, ...] = (
+    Mapping("name_prefix", P["title"], _B),
+    Mapping("first_name", P["first_name"], _B),
+    Mapping("middle_name", P["middle_name"], _B),
+    Mapping("last_name", P["last_name"], _B),
+    Mapping("dob", P["dob"], _B, Kind.DATE),
+    Mapping("sex", P["sex"], _B, Kind.SEX),
+    Mapping("gender_identity", P["gender_identity"], _B),
+    Mapping("email", P["email"], _B),
+    Mapping("mobile_phone", P["phones"], _B, Kind.PHONE, "mobile"),
+    Mapping("home_phone", P["phones"], _B, Kind.PHONE, "home"),
+    Mapping("office_phone", P["phones"], _B, Kind.PHONE, "office"),
+    Mapping("address_line1", P["address_line1"], _B),
+    Mapping("address_line2", P["address_line2"], _B),
+    Mapping("city", P["address_city"], _B),
+    Mapping("state", P["address_state"], _B),
+    Mapping("zip_code", P["address_zip"], _B),
+    Mapping("country", P["address_country"], _B),
+    Mapping("practitioner_name", P["practitioner"], _H, Kind.PRACTITIONER),
+    Mapping("insurance_payer", P["insurance_payer"], _H),
+    Mapping("insurance_group_id", P["insurance_group_id"], _H),
+    Mapping("insurance_member_id", P["insurance_member_id"], _H),
+    Mapping("member_contract_accepted", P["member_contract_accepted"], _H, Kind.BOOL),
+    Mapping("member_contract_accepted_at", P["member_contract_accepted_at"], _H, Kind.DATETIME),
+    Mapping("hipaa_authorization_accepted", P["hipaa_accepted"], _H, Kind.BOOL),
+    Mapping("hipaa_authorization_accepted_at", P["hipaa_accepted_at"], _H, Kind.DATETIME),
+)
+
+assert {m.phone_type for m in FIELD_MAP if m.kind is Kind.PHONE} <= set(PHONE_TYPES)
+
+TWO_WAY_FIELDS: tuple[str, ...] = tuple(m.contact for m in FIELD_MAP if m.direction is _B)
+HINT_ONLY_FIELDS: tuple[str, ...] = tuple(m.contact for m in FIELD_MAP if m.direction is _H)
+ALL_FIELDS: tuple[str, ...] = TWO_WAY_FIELDS + HINT_ONLY_FIELDS
+_BY_CONTACT = {m.contact: m for m in FIELD_MAP}
+SEX_VALUES = ("male", "female", "intersex")
+
+Values = dict[str, Any]
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+# --- canonical values ------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _iso_date(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = _text(value)[:10]
+    try:
+        parsed = parse_date(text) if text else None
+    except ValueError:
+        parsed = None
+    return parsed.isoformat() if parsed else ""
+
+
+def _iso_datetime(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = _text(value)
+    try:
+        parsed = parse_datetime(text) if text else None
+    except ValueError:
+        parsed = None
+    return parsed.isoformat() if parsed else ""
+
+
+def _bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes"}
+    return bool(value)
+
+
+def _sex(value: Any) -> str:
+    text = _text(value).lower()
+    return text if text in SEX_VALUES else ""
+
+
+def _phones(patient: dict[str, Any]) -> dict[str, str]:
+    """First number of each type in Hint's `phones` array."""
+    found: dict[str, str] = {}
+    raw = patient.get(P["phones"])
+    for entry in raw if isinstance(raw, list) else []:
+        if isinstance(entry, dict):
+            kind = _text(entry.get("type")).lower()
+            number = _text(entry.get("number"))
+            if kind and number and kind not in found:
+                found[kind] = number
+    return found
+
+
+def canonical(mapping: Mapping, value: Any) -> Any:
+    """A contact-side value in the canonical form used by the merge."""
+    if mapping.kind is Kind.DATE:
+        return _iso_date(value)
+    if mapping.kind is Kind.DATETIME:
+        return _iso_datetime(value)
+    if mapping.kind is Kind.BOOL:
+        return _bool(value)
+    if mapping.kind is Kind.SEX:
+        return _sex(value)
+    return _text(value)
+
+
+def contact_values(contact: Any) -> Values:
+    """Every mapped field of a Contact (or a dict shaped like one), canonical."""
+    get = contact.get if isinstance(contact, dict) else lambda name: getattr(contact, name, None)
+    return {m.contact: canonical(m, get(m.contact)) for m in FIELD_MAP}
+
+
+def patient_values(patient: dict[str, Any]) -> Values:
+    """Every mapped field read from a Hint patient object, canonical, keyed by contact field."""
+    phones = _phones(patient)
+    out: Values = {}
+    for m in FIELD_MAP:
+        if m.kind is Kind.PHONE:
+            out[m.contact] = phones.get(m.phone_type, "")
+        elif m.kind is Kind.PRACTITIONER:
+            raw = patient.get(m.hint)
+            out[m.contact] = _text(raw.get("name")) if isinstance(raw, dict) else _text(raw)
+        elif m.kind is Kind.SEX:
+            # Hint's deprecated `gender` is only a fallback for reading.
+            out[m.contact] = _sex(patient.get(m.hint)) or _sex(patient.get(P["gender_deprecated"]))
+        else:
+            out[m.contact] = canonical(m, patient.get(m.hint))
+    return out
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def contact_assign(contact: Any, values: Values) -> list[str]:
+    """Set canonical `values` on a Contact; returns the names of the fields that changed."""
+    changed = []
+    for name, value in values.items():
+        m = _BY_CONTACT[name]
+        if m.kind is Kind.DATE:
+            new: Any = parse_date(value) if value else None
+        elif m.kind is Kind.DATETIME:
+            new = parse_datetime(value) if value else None
+        elif m.kind is Kind.BOOL:
+            new = value
+        else:
+            new = value or ""
+        if canonical(m, getattr(contact, name)) != canonical(m, new):
+            setattr(contact, name, new)
+            changed.append(name)
+    return changed
+
+
+def patient_payload(values: Values, *, patient: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Hint PATCH/POST body for two-way `values`. Hint-only fields are never written.
+
+    Phones are written as the whole `phones` array: entries of other types (and Hint's extra
+    keys) are kept, the mapped types are replaced, removed when blank, or added.
+    """
+    body: dict[str, Any] = {}
+    phone_values: dict[str, str] = {}
+    for name, value in values.items():
+        m = _BY_CONTACT[name]
+        if m.direction is not Direction.BOTH:
+            continue
+        if m.kind is Kind.PHONE:
+            phone_values[m.phone_type] = value or ""
+        elif m.kind is Kind.DATE:
+            body[m.hint] = value or None
+        else:
+            body[m.hint] = value if value is not None else ""
+    if phone_values:
+        body[P["phones"]] = _phones_array((patient or {}).get(P["phones"]), phone_values)
+    return body
+
+
+def _phones_array(existing: Any, wanted: dict[str, str]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    for entry in existing if isinstance(existing, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        kind = _text(entry.get("type")).lower()
+        if kind not in wanted:
+            result.append(entry)
+        elif kind not in placed and wanted[kind]:
+            result.append({**entry, "type": kind, "number": wanted[kind]})
+            placed.add(kind)
+        else:
+            placed.add(kind)  # a blank value (or a duplicate entry) removes it
+    for kind, number in wanted.items():
+        if kind not in placed and number:
+            result.append({"type": kind, "number": number})
+    return result
