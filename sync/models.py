@@ -52,6 +52,23 @@ class Patient(PracticeOwned):
             models.Index(fields=["practice", "first_name_key"], name="patient_first_key"),
             models.Index(fields=["practice", "email_key"], name="patient_email"),
             models.Index(fields=["practice", "dob"], name="patient_dob"),
+            # Prefix search (LIKE 'abc%') on PostgreSQL under any collation; SQLite ignores
+            # opclasses and its default binary collation serves prefixes from the ones above.
+            models.Index(
+                fields=["practice", "last_name_key"],
+                name="patient_last_prefix",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["practice", "first_name_key"],
+                name="patient_first_prefix",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["practice", "email_key"],
+                name="patient_email_prefix",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -309,3 +326,42 @@ class SyncLog(PracticeOwned):
 
     def __str__(self) -> str:
         return f"{self.level}: {self.message}"
+
+
+class BackfillRun(PracticeOwned):
+    """One pull of the practice's patients from Hint into the mirror (full, or since the last)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "waiting to start"
+        RUNNING = "running", "running"
+        DONE = "done", "finished"
+        FAILED = "failed", "failed"
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # Pull only patients Hint updated after this (None: everything, the first run).
+    since = models.DateTimeField(null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    # Plain words for the page; never a token or a stack trace.
+    error = models.CharField(max_length=500, blank=True)
+    requested_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PracticeScopedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["practice", "-created_at"], name="backfill_recent")]
+
+    def __str__(self) -> str:
+        return f"backfill {self.pk} ({self.status})"
+
+    @property
+    def is_full(self) -> bool:
+        return self.since is None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
