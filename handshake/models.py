@@ -1,8 +1,11 @@
-"""Practices, and (later) their users, sessions and installations."""
+"""Practices, their users, embedded sessions, the handshake replay store and the audit trail."""
+
+from datetime import datetime
 
 from django.db import models
 
 from hintpartner.crypto import EncryptedTextField
+from hintpartner.tenancy import PracticeOwned
 
 
 class PracticeQuerySet(models.QuerySet):
@@ -30,6 +33,7 @@ class Practice(models.Model):
     )
     # The practice token from the installation: for background work only, never for a session.
     token = EncryptedTextField(blank=True, default="")
+    installation_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,3 +45,87 @@ class Practice(models.Model):
     @property
     def is_connected(self) -> bool:
         return self.installation_status == self.InstallationStatus.ACTIVE and bool(self.token)
+
+
+class PracticeUser(PracticeOwned):
+    """A practice's user as the last handshake described them; roles refresh at every handshake."""
+
+    hint_id = models.CharField(max_length=100)
+    email = models.CharField(max_length=320, blank=True)
+    first_name = models.CharField(max_length=200, blank=True)
+    last_name = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=300, blank=True)
+    roles = models.JSONField(default=list, blank=True)
+    last_visit_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "hint_id"], name="practiceuser_unique_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return self.name or full or self.email or "A practice user"
+
+
+class HintSession(PracticeOwned):
+    """One embed session opened by a handshake. Only a hash of its key is stored."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(PracticeUser, null=True, blank=True, on_delete=models.CASCADE)
+    access_context = models.CharField(max_length=50, default="standard")
+    # Who a support session is (from the handshake's user), for banners and the audit trail.
+    support_label = models.CharField(max_length=300, blank=True)
+    # The handshake's session-scoped Hint key (not the practice token), encrypted at rest.
+    access_token = EncryptedTextField(blank=True, default="")
+    patient_id = models.CharField(max_length=100, blank=True)
+    patient_name = models.CharField(max_length=300, blank=True)
+    interaction_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"session of {self.practice} ({self.access_context})"
+
+    @property
+    def is_support(self) -> bool:
+        return self.access_context != "standard"
+
+    def is_valid_at(self, now: datetime, *, idle_seconds: int) -> bool:
+        return now < self.expires_at and (now - self.last_seen_at).total_seconds() < idle_seconds
+
+
+class HandshakeSeen(PracticeOwned):
+    """A timestamped handshake already accepted: refuses its replay until it would be stale."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"handshake seen until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEntry(PracticeOwned):
+    """Who did what to which record: a practice user, a Hint support session, or background work."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(PracticeUser, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=300)
+    is_support = models.BooleanField(default=False)
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=100, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_label}: {self.action}"

@@ -82,6 +82,54 @@ HINT_FRAME_ANCESTORS = [
     .split()
 ]
 
+# --- Inside Hint: handshake, sessions, roles, surfaces (handshake app) -------------------------
+# A signed handshake whose `timestamp` is further than this from now (either way) is refused,
+# and a replay of the same signed body is refused within this window.
+HINT_HANDSHAKE_MAX_AGE_SECONDS = env.int("HINT_HANDSHAKE_MAX_AGE_SECONDS", default=300)
+HINT_HANDSHAKE_MAX_BYTES = 64 * 1024
+HINT_SESSION_IDLE_SECONDS = env.int("HINT_SESSION_IDLE_SECONDS", default=2 * 3600)
+HINT_SESSION_MAX_SECONDS = env.int("HINT_SESSION_MAX_SECONDS", default=12 * 3600)
+# Localhost mode: the browser on a Hint portal posts the handshake. Origins allowed to read the
+# answer; `https://*.hint.com` means any https host under hint.com (the provider and clinical
+# portals of production and staging). HINT_CORS_EXTRA_ORIGINS adds exact origins.
+_default_cors = ["https://*.hint.com"]
+if not PRODUCTION:
+    _default_cors += ["http://127.0.0.1:8001", "http://localhost:8001"]
+HINT_CORS_ALLOWED_ORIGINS = env.list("HINT_CORS_ALLOWED_ORIGINS", default=_default_cors)
+HINT_CORS_EXTRA_ORIGINS = env.list("HINT_CORS_EXTRA_ORIGINS", default=[])
+
+# Roles are custom roles the partner declares in Hint and practice admins assign; rename the keys
+# here to match the names created in Hint. Permissions add up across a user's roles.
+HINT_ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "admin": [
+        "view_records",
+        "edit_records",
+        "unlink_contacts",
+        "write_notes",
+        "administer",
+    ],
+    "clinician": ["view_records", "edit_records", "unlink_contacts", "write_notes", "sign_notes"],
+    "staff": ["view_records", "edit_records", "write_notes"],
+}
+# A Hint support session (access_context other than "standard") gets this role's view...
+HINT_SUPPORT_ROLE = "admin"
+# ...without the permissions that change patient data, unless this is true.
+HINT_SUPPORT_CAN_WRITE = env.bool("HINT_SUPPORT_CAN_WRITE", default=False)
+HINT_PATIENT_WRITE_PERMISSIONS = ["edit_records", "unlink_contacts", "write_notes", "sign_notes"]
+
+# Surface composition: each surface loads these panels (URL names of htmx partials served by the
+# app that owns them, each behind @hint_session); HINT_NAV adds header links (label, URL name).
+HINT_SURFACE_PANELS: dict[str, list[str]] = {
+    "core_page": [],
+    "settings": [],
+    "clinical_chart": [],
+    "clinical_interaction": [],
+}
+HINT_NAV: list[tuple[str, str]] = [
+    ("Home", "handshake:core_page"),
+    ("Settings", "handshake:settings"),
+]
+
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",

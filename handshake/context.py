@@ -1,0 +1,39 @@
+"""`request.hint`: what a view knows about the Hint session it serves."""
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+from handshake.models import HintSession, Practice, PracticeUser
+
+
+@dataclass(frozen=True)
+class HintContext:
+    """The current embed session: practice, user (None for Hint support), permissions, token."""
+
+    practice: Practice
+    user: PracticeUser | None
+    is_support: bool
+    permissions: frozenset[str]
+    session_key: str
+    # The session-scoped Hint key from the handshake; the practice token when the handshake
+    # carried none and the practice is installed; "" otherwise.
+    token: str
+    patient_id: str
+    patient_name: str
+    interaction_id: str
+    access_context: str
+    actor_label: str
+    session: HintSession
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def __repr__(self) -> str:  # never show the key or the token
+        return f"<HintContext practice={self.practice.hint_id} support={self.is_support}>"
+
+
+class HintRequest(HttpRequest):
+    """For type hints on views decorated with @hint_session."""
+
+    hint: HintContext

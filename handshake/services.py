@@ -1,0 +1,324 @@
+"""Handshakes, embed sessions and practice tokens.
+
+Installation (code exchange, activation, disconnection) lives in `handshake.installation`; the
+pieces other apps call are re-exported here.
+"""
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from handshake.audit import audit_record
+from handshake.context import HintContext
+from handshake.installation import (
+    InstallationFailed,
+    installation_activate,
+    installation_connect,
+    installation_disconnect,
+    practice_installation_event,
+)
+from handshake.models import HandshakeSeen, HintSession, Practice, PracticeUser
+from handshake.roles import clean_roles, permissions_for_roles, permissions_for_support
+from hintpartner.hint import signing
+
+logger = logging.getLogger("hintpartner.handshake")
+
+STANDARD = "standard"
+# Sessions are touched at most this often, so reading pages does not write on every request.
+TOUCH_EVERY_SECONDS = 60
+
+
+class HandshakeRejected(Exception):
+    """A handshake we refuse; `status` is the HTTP status to answer, the message is safe to show."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotInstalled(Exception):
+    """The practice has no active installation: no practice token for background work."""
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    key: str
+    session: HintSession
+
+    def __repr__(self) -> str:  # never show the key
+        return f"<OpenedSession {self.session.pk}>"
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _text(value: Any, limit: int) -> str:
+    if value is None or isinstance(value, dict | list | bool):
+        return ""
+    return str(value).strip()[:limit]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _parse_timestamp(raw: Any) -> datetime:
+    """Hint's ISO 8601 timestamp (an epoch number is accepted too); naive means UTC."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return datetime.fromtimestamp(raw, tz=UTC)
+    if isinstance(raw, str) and raw.strip():
+        value = datetime.fromisoformat(raw.strip())
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    raise ValueError("not a timestamp")
+
+
+def handshake_verify(*, body: bytes, signature: str | None) -> tuple[dict[str, Any], str]:
+    """Check a handshake's signature, shape and freshness; return the payload and a replay digest.
+
+    The digest is "" when the payload carries no timestamp (Hint's audit probe): there is then
+    nothing to bound a replay window with, and Hint's contract says to accept it.
+    """
+    if not signing.verify(body, signature, settings.HINT_WEBHOOK_SECRET):
+        logger.warning(
+            "handshake signature refused: %s",
+            signing.describe_mismatch(body, signature, settings.HINT_WEBHOOK_SECRET),
+        )
+        raise HandshakeRejected("The handshake signature is missing or wrong.", status=401)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HandshakeRejected("The handshake body is not JSON.", status=400) from exc
+    if not isinstance(payload, dict):
+        raise HandshakeRejected("The handshake body is not a JSON object.", status=400)
+    if not _text(_object(payload.get("practice")).get("id"), 101):
+        raise HandshakeRejected("The handshake names no practice (practice.id).", status=400)
+    if not _text(_object(payload.get("user")).get("id"), 101):
+        raise HandshakeRejected("The handshake names no user (user.id).", status=400)
+    if payload.get("timestamp") in (None, ""):
+        return payload, ""
+    try:
+        sent_at = _parse_timestamp(payload["timestamp"])
+    except (ValueError, OverflowError, OSError) as exc:
+        raise HandshakeRejected(
+            "The handshake timestamp is not a date and time.", status=400
+        ) from exc
+    skew = abs((timezone.now() - sent_at).total_seconds())
+    if skew > settings.HINT_HANDSHAKE_MAX_AGE_SECONDS:
+        raise HandshakeRejected(
+            "The handshake is too old or dated in the future; open the app again from Hint.",
+            status=401,
+        )
+    return payload, hashlib.sha256(body).hexdigest()
+
+
+def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedSession:
+    """Upsert the practice (and, for a standard session, its user) and open a new session."""
+    practice_data = _object(payload.get("practice"))
+    user_data = _object(payload.get("user"))
+    practice_id = _text(practice_data.get("id"), 101)
+    user_id = _text(user_data.get("id"), 101)
+    if not practice_id or len(practice_id) > 100 or not user_id or len(user_id) > 100:
+        raise HandshakeRejected("The handshake needs practice.id and user.id.", status=400)
+    access_context = _text(payload.get("access_context"), 50) or STANDARD
+    patient = _object(payload.get("patient"))
+    now = timezone.now()
+    key = secrets.token_urlsafe(32)  # 256 bits
+    with transaction.atomic():
+        practice = _practice_upsert(hint_id=practice_id, name=_text(practice_data.get("name"), 300))
+        if replay_digest:
+            _replay_refuse(practice=practice, digest=replay_digest, now=now)
+        user = None
+        if access_context == STANDARD:
+            user = _user_upsert(practice=practice, user_id=user_id, data=user_data, now=now)
+        session = HintSession.objects.create(
+            practice=practice,
+            key_hash=key_hash(key),
+            user=user,
+            access_context=access_context,
+            support_label="" if user else _support_label(user_data),
+            access_token=_text(payload.get("access_token"), 4000),
+            patient_id=_text(patient.get("id"), 100),
+            patient_name=_patient_name(patient),
+            interaction_id=_text(_object(payload.get("interaction")).get("id"), 100),
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=settings.HINT_SESSION_MAX_SECONDS),
+        )
+        audit_record(
+            hint=None,
+            practice=practice,
+            user=user,
+            is_support=user is None,
+            actor_label=user.display_name if user else session.support_label,
+            action="session.opened",
+            detail=access_context,
+        )
+    return OpenedSession(key=key, session=session)
+
+
+def _practice_upsert(*, hint_id: str, name: str) -> Practice:
+    practice, _ = Practice.objects.get_or_create(hint_id=hint_id, defaults={"name": name})
+    if name and practice.name != name:
+        practice.name = name
+        practice.save(update_fields=["name", "updated_at"])
+    return practice
+
+
+def _replay_refuse(*, practice: Practice, digest: str, now: datetime) -> None:
+    HandshakeSeen.objects.filter(expires_at__lt=now).delete()
+    window = timedelta(seconds=2 * settings.HINT_HANDSHAKE_MAX_AGE_SECONDS)
+    try:
+        with transaction.atomic():
+            HandshakeSeen.objects.create(practice=practice, digest=digest, expires_at=now + window)
+    except IntegrityError as exc:
+        raise HandshakeRejected(
+            "This handshake was already used; open the app again from Hint.", status=401
+        ) from exc
+
+
+def _user_upsert(
+    *, practice: Practice, user_id: str, data: dict[str, Any], now: datetime
+) -> PracticeUser:
+    user, _ = PracticeUser.objects.for_practice(practice).update_or_create(
+        practice=practice,
+        hint_id=user_id,
+        defaults={
+            "email": _text(data.get("email"), 320),
+            "first_name": _text(data.get("first_name"), 200),
+            "last_name": _text(data.get("last_name"), 200),
+            "name": _text(data.get("name"), 300),
+            "roles": clean_roles(data.get("partner_roles")),
+            "last_visit_at": now,
+        },
+    )
+    return user
+
+
+def _support_label(user_data: dict[str, Any]) -> str:
+    who = _text(user_data.get("name"), 200) or _text(user_data.get("email"), 200)
+    return f"Hint support ({who})" if who else "Hint support"
+
+
+def _patient_name(patient: dict[str, Any]) -> str:
+    full = f"{_text(patient.get('first_name'), 140)} {_text(patient.get('last_name'), 140)}"
+    return _text(patient.get("name"), 300) or full.strip()
+
+
+def session_resolve(*, key: str) -> HintSession | None:
+    """The live session for a raw key, or None when unknown or expired (idle or absolute)."""
+    if not key or len(key) > 200:
+        return None
+    session = (
+        HintSession.objects.select_related("practice", "user")
+        .filter(key_hash=key_hash(key))
+        .first()
+    )
+    now = timezone.now()
+    if session is None or not session.is_valid_at(
+        now, idle_seconds=settings.HINT_SESSION_IDLE_SECONDS
+    ):
+        return None
+    if (now - session.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
+        HintSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+        session.last_seen_at = now
+    return session
+
+
+def session_patient_set(*, session: HintSession, patient_id: str, patient_name: str = "") -> None:
+    """The user moved to another patient in Hint's chart (SDK callback): follow them."""
+    patient_id = patient_id.strip()[:100]
+    if not patient_id or patient_id == session.patient_id:
+        return
+    session.patient_id = patient_id
+    session.patient_name = patient_name.strip()[:300]
+    session.interaction_id = ""
+    session.save(update_fields=["patient_id", "patient_name", "interaction_id"])
+
+
+def context_build(*, session: HintSession, key: str) -> HintContext:
+    """The `request.hint` of a live session."""
+    practice = session.practice
+    user = session.user
+    if user is None:
+        permissions = permissions_for_support()
+        label = session.support_label or "Hint support"
+    else:
+        permissions = permissions_for_roles(user.roles)
+        label = user.display_name
+    token = session.access_token or (practice.token if practice.is_connected else "")
+    return HintContext(
+        practice=practice,
+        user=user,
+        is_support=user is None,
+        permissions=permissions,
+        session_key=key,
+        token=token,
+        patient_id=session.patient_id,
+        patient_name=session.patient_name,
+        interaction_id=session.interaction_id,
+        access_context=session.access_context,
+        actor_label=label,
+        session=session,
+    )
+
+
+# --- practice token for background work -------------------------------------------------------
+
+
+def practice_token(practice: Practice) -> str:
+    """The practice's own token (webhooks, batches, retries); NotInstalled when there is none."""
+    row = Practice.objects.filter(pk=practice.pk).first()
+    if row is None or not row.is_connected:
+        raise NotInstalled(f"{practice} has no active installation of this app.")
+    return row.token
+
+
+def practice_mark_disconnected(*, practice: Practice) -> None:
+    """Hint refused the practice token (401): forget it; pages then say how to reconnect."""
+    with transaction.atomic():
+        changed = (
+            Practice.objects.filter(pk=practice.pk)
+            .exclude(installation_status=Practice.InstallationStatus.DISCONNECTED)
+            .update(
+                installation_status=Practice.InstallationStatus.DISCONNECTED,
+                token="",
+                installation_changed_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+        )
+        if changed:
+            audit_record(
+                hint=None,
+                practice=practice,
+                actor_label="Hint (token refused)",
+                action="installation.disconnected",
+            )
+    practice.installation_status = Practice.InstallationStatus.DISCONNECTED
+    practice.token = ""
+
+
+__all__ = [
+    "HandshakeRejected",
+    "InstallationFailed",
+    "NotInstalled",
+    "OpenedSession",
+    "context_build",
+    "handshake_verify",
+    "installation_activate",
+    "installation_connect",
+    "installation_disconnect",
+    "practice_installation_event",
+    "practice_mark_disconnected",
+    "practice_token",
+    "session_open",
+    "session_patient_set",
+    "session_resolve",
+]

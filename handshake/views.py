@@ -1,0 +1,243 @@
+"""The handshake, installation and the four surfaces Hint frames."""
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from handshake import cors, services
+from handshake.context import HintRequest
+from handshake.decorators import hint_session
+from handshake.links import url_with_session
+from handshake.models import Practice, PracticeUser
+from handshake.roles import permissions_for_roles
+from hintpartner.hint.signing import SIGNATURE_META_KEY
+
+logger = logging.getLogger("hintpartner.handshake")
+
+# --- handshake --------------------------------------------------------------------------------
+
+
+@csrf_exempt  # signed by Hint, never authenticated by a cookie
+@require_http_methods(["POST", "OPTIONS"])
+def handshake(request: HttpRequest) -> HttpResponse:
+    """Hint's signed handshake (server to server, or from the portal's browser: CORS)."""
+    origin = request.headers.get("Origin", "")
+    allowed = cors.origin_allowed(origin)
+    if request.method == "OPTIONS":
+        response = HttpResponse(status=204 if allowed else 403)
+        if allowed:
+            cors.preflight_headers(
+                response,
+                private_network=bool(request.headers.get("Access-Control-Request-Private-Network")),
+            )
+    else:
+        response = _handshake_answer(request)
+    if allowed:
+        response["Access-Control-Allow-Origin"] = origin
+    patch_vary_headers(response, ["Origin"])
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+def _handshake_answer(request: HttpRequest) -> JsonResponse:
+    limit = settings.HINT_HANDSHAKE_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return JsonResponse({"error": "The handshake body is larger than 64 KB."}, status=413)
+    body = request.body
+    if len(body) > limit:
+        return JsonResponse({"error": "The handshake body is larger than 64 KB."}, status=413)
+    try:
+        payload, digest = services.handshake_verify(
+            body=body, signature=request.META.get(SIGNATURE_META_KEY)
+        )
+        opened = services.session_open(payload=payload, replay_digest=digest)
+    except services.HandshakeRejected as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    return JsonResponse({"session_key": opened.key})
+
+
+# --- installation -----------------------------------------------------------------------------
+
+
+@csrf_exempt  # Hint posts the code; the exchange with Hint is what authenticates it
+@require_http_methods(["GET", "POST"])
+def connect(request: HttpRequest, code: str) -> HttpResponse:
+    """Exchange Hint's one-time install code (POST from Hint, or GET from an admin's browser)."""
+    practice: Practice | None = None
+    try:
+        practice = services.installation_connect(code=code)
+        status, message = 200, ""
+    except services.InstallationFailed as exc:
+        status, message = exc.status, str(exc)
+    if request.method == "POST":
+        body = {"status": practice.installation_status} if practice else {"error": message}
+        response: HttpResponse = JsonResponse(body, status=status)
+    else:
+        response = render(
+            request,
+            "handshake/connect_result.html",
+            {"practice": practice, "message": message},
+            status=status,
+        )
+    patch_cache_control(response, no_store=True)
+    # The code is in the path: keep it out of Django's request log for failed answers.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+# --- surfaces ---------------------------------------------------------------------------------
+
+
+def _state(practice: Practice) -> str:
+    """ready, installing, pending, disconnected or deactivated: what the pages must say."""
+    status = Practice.InstallationStatus
+    if practice.is_connected:
+        return "ready"
+    return {
+        status.PENDING: "pending",
+        status.DISCONNECTED: "disconnected",
+        status.DEACTIVATED: "deactivated",
+    }.get(practice.installation_status, "installing")
+
+
+def _surface(request: HintRequest, surface: str, template: str, **extra: object) -> HttpResponse:
+    hint = request.hint
+    panel_names = settings.HINT_SURFACE_PANELS.get(surface, [])
+    nav = [
+        {
+            "label": label,
+            "url": url_with_session(reverse(name), hint.session_key),
+            "current": name == f"handshake:{surface}",
+        }
+        for label, name in settings.HINT_NAV
+    ]
+    context = {
+        "surface": surface,
+        "state": _state(hint.practice),
+        "nav": nav,
+        "panels": [url_with_session(reverse(name), hint.session_key) for name in panel_names],
+        **extra,
+    }
+    return render(request, template, context)
+
+
+@require_http_methods(["GET"])
+@hint_session()
+def core_page(request: HintRequest) -> HttpResponse:
+    """The app's full page, from Hint's sidebar."""
+    return _surface(request, "core_page", "handshake/core_page.html")
+
+
+@require_http_methods(["GET"])
+@hint_session()
+def settings_page(request: HintRequest) -> HttpResponse:
+    """Inside the practice's settings: installation status, code form, users (admins)."""
+    return _settings_render(request)
+
+
+def _settings_render(request: HintRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+    hint = request.hint
+    users: list[dict[str, object]] = []
+    if hint.has("administer"):
+        for user in PracticeUser.objects.for_practice(hint.practice).order_by("-last_visit_at"):
+            perms = permissions_for_roles(user.roles)
+            users.append({"user": user, "roles": user.roles, "permission_count": len(perms)})
+    notice = {
+        "connected": "The installation code was accepted.",
+        "activated": "The installation is active.",
+        "disconnected": "The app is disconnected from this practice. Its data here is kept.",
+    }.get(request.GET.get("notice", ""), "")
+    response = _surface(
+        request,
+        "settings",
+        "handshake/settings.html",
+        users=users,
+        notice=notice,
+        error=error,
+        practice=hint.practice,
+    )
+    response.status_code = status
+    return response
+
+
+@require_POST
+@hint_session(permission="administer")
+def settings_connect(request: HintRequest) -> HttpResponse:
+    """An admin pastes an installation code (Hint's manual activation)."""
+    code = request.POST.get("code", "")
+    return _settings_action(
+        request,
+        "connected",
+        lambda: services.installation_connect(code=code, hint=request.hint),
+    )
+
+
+@require_POST
+@hint_session(permission="administer")
+def settings_activate(request: HintRequest) -> HttpResponse:
+    """Activate a pending installation (partner-activated products)."""
+    hint = request.hint
+    return _settings_action(
+        request,
+        "activated",
+        lambda: services.installation_activate(practice=hint.practice, hint=hint),
+    )
+
+
+@require_POST
+@hint_session(permission="administer")
+def settings_disconnect(request: HintRequest) -> HttpResponse:
+    """Uninstall through Hint; the practice's data here is kept."""
+    hint = request.hint
+    return _settings_action(
+        request,
+        "disconnected",
+        lambda: services.installation_disconnect(practice=hint.practice, hint=hint),
+    )
+
+
+def _settings_action(request: HintRequest, notice: str, run: Callable[[], object]) -> HttpResponse:
+    hint = request.hint
+    try:
+        run()
+    except services.InstallationFailed as exc:
+        hint.practice.refresh_from_db()
+        return _settings_render(request, error=str(exc), status=exc.status)
+    url = url_with_session(reverse("handshake:settings"), hint.session_key, notice=notice)
+    return HttpResponseRedirect(url, status=303)
+
+
+def _clinical(request: HintRequest, surface: str) -> HttpResponse:
+    # The SDK reports a patient change by reloading with ?patient_id=… (static surface.js).
+    new_patient = request.GET.get("patient_id", "")
+    if new_patient:
+        services.session_patient_set(session=request.hint.session, patient_id=new_patient)
+        request.hint = services.context_build(
+            session=request.hint.session, key=request.hint.session_key
+        )
+    return _surface(request, surface, "handshake/clinical.html")
+
+
+@require_http_methods(["GET"])
+@hint_session()
+def clinical_chart(request: HintRequest) -> HttpResponse:
+    """Inside a patient's chart."""
+    return _clinical(request, "clinical_chart")
+
+
+@require_http_methods(["GET"])
+@hint_session()
+def clinical_interaction(request: HintRequest) -> HttpResponse:
+    """Inside an open clinical interaction."""
+    return _clinical(request, "clinical_interaction")
