@@ -1,3 +1,71 @@
-"""Models of webhooks."""
+"""The webhook inbox: every delivery Hint made, stored once per Hint event id."""
 
-from django.db import models  # noqa: F401
+from django.db import models
+
+from hintpartner.tenancy import PracticeOwned, PracticeScopedQuerySet
+
+
+class WebhookEventQuerySet(PracticeScopedQuerySet):
+    def failed(self) -> "WebhookEventQuerySet":
+        return self.filter(status=WebhookEvent.Status.FAILED)
+
+
+class WebhookEvent(PracticeOwned):
+    """One event Hint sent about a practice we know, and what became of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting"
+        PROCESSED = "processed", "processed"
+        IGNORED = "ignored", "ignored"
+        FAILED = "failed", "failed"
+
+    # Hint's event id (`evt-…`): Hint repeats deliveries, we act on each id once.
+    event_id = models.CharField(max_length=200, unique=True)
+    type = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Why an event was ignored (unknown type, practice not connected), in plain words.
+    note = models.CharField(max_length=300, blank=True)
+    # The whole event as Hint sent it (`object` is the resource as GET returns it).
+    payload = models.JSONField(default=dict)
+    hint_created_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The last handler error (exception class and message; never a stack trace or a token).
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["practice", "-received_at"], name="webhook_practice_recent"),
+            models.Index(fields=["practice", "status", "type"], name="webhook_practice_status"),
+            models.Index(fields=["status"], name="webhook_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id} ({self.status})"
+
+    @property
+    def object_id(self) -> str:
+        obj = self.payload.get("object") if isinstance(self.payload, dict) else None
+        return str(obj.get("id") or "") if isinstance(obj, dict) else ""
+
+
+class UnroutedWebhookEvent(models.Model):
+    """An event naming a practice we have never seen: kept for diagnosis, never acted on.
+
+    A system table rather than `WebhookEvent` with a null practice: every table of practice data
+    has a non-null practice reference (Hint's tenancy rule), and these rows belong to no tenant of
+    ours. Only Django admin shows them.
+    """
+
+    event_id = models.CharField(max_length=200, unique=True)
+    type = models.CharField(max_length=100)
+    hint_practice_id = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id} for unknown practice {self.hint_practice_id}"

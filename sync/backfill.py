@@ -1,0 +1,115 @@
+"""Backfill: pull a practice's patients from Hint into the mirror, so missed webhooks heal.
+
+The first run pulls everything; later runs only what Hint updated after the last finished run
+began (minus a small overlap for clock skew: a patient seen twice is applied once, the mirror
+orders by Hint's `updated_at`). Progress is saved every page, so a page shows it and a killed
+worker loses nothing but the page it was on.
+"""
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from hintpartner.hint import api, errors
+from hintpartner.tasks import enqueue_on_commit
+from sync import mirror
+from sync import services as sync_services
+from sync.models import BackfillRun
+
+logger = logging.getLogger(__name__)
+
+OVERLAP = timedelta(minutes=2)
+# A run that has not saved progress for this long was lost with its worker: a new one may start.
+STALE_AFTER = timedelta(minutes=15)
+PROGRESS_EVERY = 100
+
+
+def backfill_latest(*, practice: Any) -> BackfillRun | None:
+    """The practice's most recent run, if any."""
+    return BackfillRun.objects.for_practice(practice).order_by("-created_at", "-pk").first()
+
+
+def backfill_start(*, practice: Any, requested_by: str = "") -> BackfillRun:
+    """Queue a backfill for the practice, or return the one already queued or running."""
+    with transaction.atomic():
+        runs = BackfillRun.objects.for_practice(practice)
+        fresh = timezone.now() - STALE_AFTER
+        active = (
+            runs.filter(status__in=[BackfillRun.Status.QUEUED, BackfillRun.Status.RUNNING])
+            .filter(updated_at__gte=fresh)
+            .first()
+        )
+        if active is not None:
+            return active
+        last_done = runs.filter(status=BackfillRun.Status.DONE).order_by("-started_at").first()
+        since = last_done.started_at - OVERLAP if last_done and last_done.started_at else None
+        run = BackfillRun.objects.create(
+            practice=practice, since=since, requested_by=requested_by[:200]
+        )
+        from sync.backfill_tasks import backfill_process
+
+        enqueue_on_commit(backfill_process, run.pk)
+    return run
+
+
+def backfill_ensure_first(*, practice: Any) -> BackfillRun | None:
+    """Queue the first full backfill of a connected practice that never had one."""
+    if not practice.is_connected or BackfillRun.objects.for_practice(practice).exists():
+        return None
+    return backfill_start(practice=practice, requested_by="first connection")
+
+
+def _finish(run: BackfillRun, status: str, error: str = "") -> BackfillRun:
+    run.status = status
+    run.error = error[:500]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at", "fetched", "changed", "updated_at"])
+    return run
+
+
+def backfill_run(*, run: BackfillRun) -> BackfillRun:
+    """Pull the run's patients page by page and apply each to the mirror."""
+    from handshake import services as handshake_services
+
+    if run.status in (BackfillRun.Status.DONE, BackfillRun.Status.FAILED):
+        return run
+    practice = run.practice
+    try:
+        token = handshake_services.practice_token(practice)
+    except handshake_services.NotInstalled:
+        return _finish(run, BackfillRun.Status.FAILED, "The practice is not connected to Hint.")
+    run.status = BackfillRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.fetched = run.changed = 0
+    run.save(update_fields=["status", "started_at", "fetched", "changed", "updated_at"])
+    try:
+        for data in api.patients_iter(token=token, updated_after=run.since):
+            run.fetched += 1
+            if _apply(practice, data):
+                run.changed += 1
+            if run.fetched % PROGRESS_EVERY == 0:
+                run.save(update_fields=["fetched", "changed", "updated_at"])
+    except errors.HintUnauthorized:
+        handshake_services.practice_mark_disconnected(practice=practice)
+        return _finish(
+            run, BackfillRun.Status.FAILED, "Hint refused the practice's token: reconnect the app."
+        )
+    except errors.HintError as exc:
+        logger.warning("backfill %s stopped: %s", run.pk, type(exc).__name__)
+        return _finish(run, BackfillRun.Status.FAILED, f"Hint did not answer: {exc}")
+    return _finish(run, BackfillRun.Status.DONE)
+
+
+def _apply(practice: Any, data: Any) -> bool:
+    """Apply one patient from the list; a malformed entry is skipped, not fatal."""
+    try:
+        with transaction.atomic():
+            result = mirror.patient_apply(practice=practice, data=data, kind=mirror.UPSERT)
+            if result.changed:
+                sync_services.patient_changed(patient=result.patient, created=result.created)
+    except mirror.MirrorError:
+        return False
+    return result.changed

@@ -1,0 +1,167 @@
+"""POST /hint/webhooks: verify, store once, acknowledge; every refusal stores nothing."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from handshake.models import Practice
+from sync.models import Patient
+from tests.conftest import signed
+from tests.webhooks.conftest import deliver, load_event, patient_event
+from webhooks.models import UnroutedWebhookEvent, WebhookEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _nothing_stored() -> bool:
+    return not WebhookEvent.objects.exists() and not UnroutedWebhookEvent.objects.exists()
+
+
+def test_it_stores_a_signed_event_and_applies_it(client: Client, practice_a: Practice) -> None:
+    response = deliver(client, load_event("patient_created"))
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.practice == practice_a
+    assert event.status == WebhookEvent.Status.PROCESSED
+    assert Patient.objects.for_practice(practice_a).get().last_name == "O'Brien-Smith"
+
+
+def test_it_ignores_a_repeated_event(client: Client, practice_a: Practice) -> None:
+    payload = load_event("patient_created")
+    deliver(client, payload)
+    Patient.objects.all().delete()  # had the repeat done any work, the patient would come back
+    response = deliver(client, payload)
+    assert response.status_code == 200
+    assert response.json()["duplicate"] is True
+    assert WebhookEvent.objects.count() == 1
+    assert not Patient.objects.exists()
+
+
+def test_it_rejects_a_forged_signature(
+    client: Client, practice_a: Practice, webhook_url: str
+) -> None:
+    body, _ = signed(load_event("patient_created"), secret="not-our-secret")
+    response = client.post(
+        webhook_url, body, content_type="application/json", HTTP_X_HINT_SIGNATURE=_
+    )
+    assert response.status_code == 401
+    assert _nothing_stored()
+
+
+def test_it_rejects_a_zero_signature_and_a_missing_one(
+    client: Client, practice_a: Practice, webhook_url: str
+) -> None:
+    body = json.dumps(load_event("patient_created")).encode()
+    zeros = "sha256=" + "0" * 64
+    forged = client.post(
+        webhook_url, body, content_type="application/json", HTTP_X_HINT_SIGNATURE=zeros
+    )
+    missing = client.post(webhook_url, body, content_type="application/json")
+    assert (forged.status_code, missing.status_code) == (401, 401)
+    assert _nothing_stored()
+
+
+def test_it_rejects_a_signature_over_a_different_body(
+    client: Client, practice_a: Practice, webhook_url: str
+) -> None:
+    _, signature = signed(load_event("patient_created"))
+    tampered = json.dumps(patient_event(last_name="Mallory")).encode()
+    response = client.post(
+        webhook_url, tampered, content_type="application/json", HTTP_X_HINT_SIGNATURE=signature
+    )
+    assert response.status_code == 401
+    assert _nothing_stored()
+
+
+def test_it_refuses_a_body_over_one_megabyte(
+    client: Client, practice_a: Practice, webhook_url: str
+) -> None:
+    event = load_event("patient_created")
+    event["object"]["notes"] = "x" * (1024 * 1024)
+    body, signature = signed(event)
+    response = client.post(
+        webhook_url, body, content_type="application/json", HTTP_X_HINT_SIGNATURE=signature
+    )
+    assert response.status_code == 413
+    assert _nothing_stored()
+
+
+def test_it_answers_400_to_a_signed_body_that_is_not_json(
+    client: Client, practice_a: Practice, webhook_url: str
+) -> None:
+    body, signature = signed(b'{"id": "evt-1", "type": ')
+    response = client.post(
+        webhook_url, body, content_type="application/json", HTTP_X_HINT_SIGNATURE=signature
+    )
+    assert response.status_code == 400
+    assert _nothing_stored()
+
+
+@pytest.mark.parametrize("field", ["id", "type", "practice_id"])
+def test_it_answers_400_to_an_event_missing_a_required_field(
+    client: Client, practice_a: Practice, field: str
+) -> None:
+    event = load_event("patient_created")
+    del event[field]
+    response = deliver(client, event)
+    assert response.status_code == 400
+    assert field in response.json()["message"]
+    assert _nothing_stored()
+
+
+@pytest.mark.parametrize("body", [[1, 2], "text", {"id": "", "type": "x", "practice_id": "p"}])
+def test_it_answers_400_to_signed_json_that_is_not_an_event(
+    client: Client, practice_a: Practice, body: object
+) -> None:
+    assert deliver(client, body).status_code == 400
+    assert _nothing_stored()
+
+
+def test_it_stores_an_unknown_type_as_ignored_and_answers_200(
+    client: Client, practice_a: Practice
+) -> None:
+    response = deliver(client, load_event("membership_updated"))
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.status == WebhookEvent.Status.IGNORED
+    assert event.type == "membership.updated"
+
+
+def test_it_stores_an_event_for_an_unknown_practice_apart(client: Client, db: None) -> None:
+    response = deliver(client, patient_event(practice_id="pra-nobody"))
+    assert response.status_code == 200
+    assert not WebhookEvent.objects.exists()
+    assert UnroutedWebhookEvent.objects.get().hint_practice_id == "pra-nobody"
+    assert not Patient.objects.exists()
+    assert deliver(client, patient_event(practice_id="pra-nobody", event_id="evt-x")).json()
+    assert deliver(client, patient_event(practice_id="pra-nobody", event_id="evt-x")).json()[
+        "duplicate"
+    ]
+
+
+def test_a_patient_event_for_a_disconnected_practice_is_ignored(
+    client: Client, practice_a: Practice
+) -> None:
+    practice_a.installation_status = Practice.InstallationStatus.DEACTIVATED
+    practice_a.save()
+    assert deliver(client, patient_event()).status_code == 200
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
+    assert not Patient.objects.exists()
+
+
+def test_an_event_for_practice_b_never_touches_practice_a(
+    client: Client, practice_a: Practice, practice_b: Practice
+) -> None:
+    deliver(client, patient_event(first_name="Alice"))
+    deliver(
+        client, patient_event(practice_id="pra-bbbb", first_name="Bob", updated_at="2027-01-01")
+    )
+    a = Patient.objects.for_practice(practice_a).get()
+    b = Patient.objects.for_practice(practice_b).get()
+    assert (a.first_name, b.first_name) == ("Alice", "Bob")
+    assert WebhookEvent.objects.for_practice(practice_a).count() == 1
+
+
+def test_it_answers_405_to_a_get(client: Client, webhook_url: str) -> None:
+    assert client.get(webhook_url).status_code == 405

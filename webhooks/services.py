@@ -1,0 +1,258 @@
+"""Store Hint's webhook events once, then process each through a table of handlers."""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from handshake import services as handshake_services
+from handshake.models import Practice
+from hintpartner.tasks import enqueue_later, enqueue_on_commit
+from sync import backfill, mirror
+from sync import services as sync_services
+from webhooks.models import UnroutedWebhookEvent, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+# Handler failures are retried this many times in all, with a growing delay, then wait for a
+# replay (admin page or `manage.py replay_webhooks`).
+MAX_ATTEMPTS = getattr(settings, "WEBHOOK_MAX_ATTEMPTS", 5)
+RETRY_BASE_SECONDS = getattr(settings, "WEBHOOK_RETRY_BASE_SECONDS", 30)
+ERROR_LIMIT = 2000
+
+
+class EventInvalid(ValueError):
+    """The delivery is not an event we can store (a field is missing or of the wrong type)."""
+
+
+# --- handlers: one per event type we act on ------------------------------------------------
+
+
+def _patient_object(event: WebhookEvent) -> dict[str, Any]:
+    obj = event.payload.get("object")
+    if not isinstance(obj, dict):
+        raise mirror.MirrorError("The event carries no patient object.")
+    return obj
+
+
+def _patient_handler(kind: str) -> Callable[[WebhookEvent], None]:
+    def handle(event: WebhookEvent) -> None:
+        result = mirror.patient_apply(
+            practice=event.practice,
+            data=_patient_object(event),
+            kind=kind,
+            occurred_at=event.hint_created_at,
+        )
+        if result.changed:
+            sync_services.patient_changed(patient=result.patient, created=result.created)
+
+    handle.__name__ = f"patient_{kind}"
+    return handle
+
+
+def _installation_handler(status: str) -> Callable[[WebhookEvent], None]:
+    def handle(event: WebhookEvent) -> None:
+        practice = handshake_services.practice_installation_event(
+            practice=event.practice, status=status
+        )
+        if practice.is_connected:
+            # The handshake app cannot import sync; an activation is where a practice's
+            # mirror gets its first full pull (a no-op if one ever ran).
+            backfill.backfill_ensure_first(practice=practice)
+
+    handle.__name__ = f"installation_{status}"
+    return handle
+
+
+HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
+    "patient.created": _patient_handler(mirror.UPSERT),
+    "patient.updated": _patient_handler(mirror.UPSERT),
+    "patient.destroyed": _patient_handler(mirror.DESTROYED),
+    "patient.inactive": _patient_handler(mirror.INACTIVE),
+    "integration.activated": _installation_handler("active"),
+    "integration.deactivated": _installation_handler("deactivated"),
+}
+# Events about the installation itself count even while the practice is not connected (an
+# activation is what connects it); patient events only while it is.
+INSTALLATION_TYPES = frozenset({"integration.activated", "integration.deactivated"})
+
+
+# --- receiving --------------------------------------------------------------------------------
+
+
+def _required_text(payload: dict[str, Any], field: str) -> str:
+    value = payload.get(field)
+    if not isinstance(value, str | int) or not str(value).strip():
+        raise EventInvalid(f"The event has no {field}.")
+    text = str(value).strip()
+    if len(text) > (200 if field == "id" else 100):
+        raise EventInvalid(f"The event's {field} is too long.")
+    return text
+
+
+def event_receive(*, payload: Any) -> tuple[WebhookEvent | UnroutedWebhookEvent, bool]:
+    """Store a verified delivery once per Hint event id; queue its processing. (event, created)"""
+    if not isinstance(payload, dict):
+        raise EventInvalid("The event is not a JSON object.")
+    event_id = _required_text(payload, "id")
+    event_type = _required_text(payload, "type")
+    hint_practice_id = _required_text(payload, "practice_id")
+    practice = (
+        Practice.objects.filter(hint_id=hint_practice_id)
+        .only("pk", "installation_status", "token")
+        .first()
+    )
+    if practice is None:
+        return _store_unrouted(event_id, event_type, hint_practice_id, payload)
+
+    status, note = WebhookEvent.Status.PENDING, ""
+    if event_type not in HANDLERS:
+        status, note = WebhookEvent.Status.IGNORED, "Not an event this app acts on."
+    elif event_type not in INSTALLATION_TYPES and not practice.is_connected:
+        status, note = WebhookEvent.Status.IGNORED, "The practice was not connected."
+    try:
+        # One INSERT; the unique event id turns a repeat into an IntegrityError. atomic() keeps
+        # a caller's transaction usable after it (a savepoint) and queues the task at commit.
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                practice=practice,
+                event_id=event_id,
+                type=event_type[:100],
+                status=status,
+                note=note,
+                payload=payload,
+                hint_created_at=mirror.parse_hint_time(payload.get("created_at")),
+                processed_at=timezone.now() if status == WebhookEvent.Status.IGNORED else None,
+            )
+            if status == WebhookEvent.Status.PENDING:
+                _queue(event)
+    except IntegrityError:
+        existing = WebhookEvent.objects.filter(event_id=event_id).first()
+        if existing is None:  # not a repeat: something else is wrong
+            raise
+        return existing, False
+    return event, True
+
+
+def _store_unrouted(
+    event_id: str, event_type: str, hint_practice_id: str, payload: dict[str, Any]
+) -> tuple[UnroutedWebhookEvent, bool]:
+    try:
+        with transaction.atomic():
+            row = UnroutedWebhookEvent.objects.create(
+                event_id=event_id,
+                type=event_type[:100],
+                hint_practice_id=hint_practice_id,
+                payload=payload,
+            )
+    except IntegrityError:
+        row = UnroutedWebhookEvent.objects.filter(event_id=event_id).first()
+        if row is None:
+            raise
+        return row, False
+    logger.info("webhook %s for unknown practice stored and ignored", event_type)
+    return row, True
+
+
+def _queue(event: WebhookEvent) -> None:
+    from webhooks.tasks import webhook_event_process
+
+    enqueue_on_commit(webhook_event_process, event.pk)
+
+
+# --- processing -------------------------------------------------------------------------------
+
+
+def _error_text(exc: Exception) -> str:
+    message = str(exc).strip() or "no message"
+    return f"{type(exc).__name__}: {message}"[:ERROR_LIMIT]
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 2 min, 8 min, 32 min…: Hint's own retries are hourly, ours settle sooner."""
+    return timedelta(seconds=RETRY_BASE_SECONDS * 4 ** max(attempts - 1, 0))
+
+
+def event_process(*, event: WebhookEvent) -> str:
+    """Run the event's handler once; idempotent. Returns the event's status afterwards."""
+    done = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
+    if event.status in done:
+        return event.status
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            status=WebhookEvent.Status.IGNORED,
+            note="Not an event this app acts on.",
+            processed_at=timezone.now(),
+        )
+        return WebhookEvent.Status.IGNORED
+    try:
+        with transaction.atomic():
+            # Two workers may hold the same event (a retry and a replay): one applies it.
+            locked = WebhookEvent.objects.select_for_update().select_related("practice")
+            current = locked.get(pk=event.pk)
+            if current.status in done:
+                return current.status
+            handler(current)
+            WebhookEvent.objects.filter(pk=event.pk).update(
+                status=WebhookEvent.Status.PROCESSED,
+                attempts=current.attempts + 1,
+                error="",
+                next_attempt_at=None,
+                processed_at=timezone.now(),
+            )
+        return WebhookEvent.Status.PROCESSED
+    except Exception as exc:  # any handler failure: record it, retry later, never block others
+        logger.debug("webhook handler failed", exc_info=True)
+        return _event_failed(event_pk=event.pk, exc=exc)
+
+
+def _event_failed(*, event_pk: int, exc: Exception) -> str:
+    from webhooks.tasks import webhook_event_process
+
+    event = WebhookEvent.objects.get(pk=event_pk)
+    event.attempts += 1
+    event.status = WebhookEvent.Status.FAILED
+    event.error = _error_text(exc)
+    event.next_attempt_at = None
+    if event.attempts < MAX_ATTEMPTS:
+        delay = retry_delay(event.attempts)
+        if enqueue_later(webhook_event_process, delay=delay, args=(event.pk,)):
+            event.next_attempt_at = timezone.now() + delay
+    event.save(update_fields=["attempts", "status", "error", "next_attempt_at"])
+    logger.warning(
+        "webhook %s (%s) failed, attempt %s: %s",
+        event.event_id,
+        event.type,
+        event.attempts,
+        type(exc).__name__,
+    )
+    return event.status
+
+
+def event_replay(*, event: WebhookEvent) -> bool:
+    """Queue a failed (or stuck) event again with a fresh retry budget; False if done already."""
+    with transaction.atomic():
+        count = (
+            WebhookEvent.objects.filter(pk=event.pk)
+            .exclude(status__in=[WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED])
+            .update(status=WebhookEvent.Status.PENDING, attempts=0, next_attempt_at=None)
+        )
+        if count:
+            _queue(event)
+    return bool(count)
+
+
+def events_replay(*, practice: Any = None, status: str = WebhookEvent.Status.FAILED) -> int:
+    """Replay every event in `status` (one practice's, or all); returns how many were queued."""
+    rows = WebhookEvent.objects.filter(status=status)
+    if practice is not None:
+        rows = WebhookEvent.objects.for_practice(practice).filter(status=status)
+    replayed = 0
+    for event in rows.only("pk", "status").iterator():
+        replayed += event_replay(event=event)
+    return replayed
