@@ -120,10 +120,10 @@ HINT_PATIENT_WRITE_PERMISSIONS = ["edit_records", "unlink_contacts", "write_note
 # Surface composition: each surface loads these panels (URL names of htmx partials served by the
 # app that owns them, each behind @hint_session); HINT_NAV adds header links (label, URL name).
 HINT_SURFACE_PANELS: dict[str, list[str]] = {
-    "core_page": [],
+    "core_page": ["interactions:my-drafts-panel"],
     "settings": [],
-    "clinical_chart": [],
-    "clinical_interaction": [],
+    "clinical_chart": ["interactions:chart-panel"],
+    "clinical_interaction": ["interactions:interaction-panel"],
 }
 HINT_NAV: list[tuple[str, str]] = [
     ("Home", "handshake:core_page"),
