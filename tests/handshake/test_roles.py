@@ -1,0 +1,172 @@
+"""Roles and permissions, the @hint_session decorator, and links that carry the key."""
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.template import Context, Template
+from django.test import Client, RequestFactory
+
+from handshake.decorators import HintRequest, hint_session
+from handshake.links import redirect_with_session
+from handshake.models import HintSession, Practice
+from handshake.services import context_build, key_hash
+from tests.conftest import open_session
+
+pytestmark = pytest.mark.django_db
+
+ALL = {"view_records", "edit_records", "unlink_contacts", "write_notes", "sign_notes", "administer"}
+# DESIGN.md's table, written out here so a change to settings has to change this test too.
+EXPECTED = {
+    "admin": {"view_records", "edit_records", "unlink_contacts", "write_notes", "administer"},
+    "clinician": {"view_records", "edit_records", "unlink_contacts", "write_notes", "sign_notes"},
+    "staff": {"view_records", "edit_records", "write_notes"},
+}
+
+
+def hint_for(key: str):
+    return context_build(session=HintSession.objects.get(key_hash=key_hash(key)), key=key)
+
+
+def guarded(permission: str):
+    @hint_session(permission=permission)
+    def view(request: HintRequest) -> HttpResponse:
+        return HttpResponse("ok")
+
+    return view
+
+
+@pytest.mark.parametrize("role", ["admin", "clinician", "staff"])
+def test_each_role_sees_exactly_its_permissions(practice_a: Practice, role: str) -> None:
+    key = open_session(practice_a, [role])
+    assert hint_for(key).permissions == EXPECTED[role]
+
+
+@pytest.mark.parametrize("role", ["admin", "clinician", "staff"])
+@pytest.mark.parametrize("permission", sorted(ALL))
+def test_the_decorator_lets_through_exactly_the_permitted(
+    rf: RequestFactory, practice_a: Practice, role: str, permission: str
+) -> None:
+    key = open_session(practice_a, [role])
+    response = guarded(permission)(rf.get("/x", {"session_key": key}))
+    assert response.status_code == (200 if permission in EXPECTED[role] else 403)
+
+
+def test_permissions_add_up_across_roles(practice_a: Practice) -> None:
+    key = open_session(practice_a, ["staff", "clinician"])
+    assert hint_for(key).permissions == EXPECTED["staff"] | EXPECTED["clinician"]
+
+
+def test_an_unknown_role_grants_nothing(practice_a: Practice) -> None:
+    assert hint_for(open_session(practice_a, ["owner"])).permissions == frozenset()
+
+
+def test_renamed_roles_come_from_settings(practice_a: Practice, settings) -> None:
+    settings.HINT_ROLE_PERMISSIONS = {"Doctor": ["view_records", "sign_notes"]}
+    key = open_session(practice_a, ["Doctor"])
+    assert hint_for(key).permissions == {"view_records", "sign_notes"}
+
+
+def test_staff_cannot_sign_and_the_page_names_the_role_to_ask_for(
+    rf: RequestFactory, staff_key: str
+) -> None:
+    response = guarded("sign_notes")(rf.get("/x", {"session_key": staff_key}))
+    assert response.status_code == 403
+    text = response.content.decode()
+    assert "sign notes" in text and "the role “clinician”" in text
+    assert "“admin”" not in text
+
+
+def test_clinician_cannot_administer_and_is_told_to_ask_for_admin(
+    rf: RequestFactory, clinician_key: str
+) -> None:
+    response = guarded("administer")(rf.get("/x", {"session_key": clinician_key}))
+    assert response.status_code == 403
+    assert "“admin”" in response.content.decode()
+
+
+def test_empty_roles_are_denied_not_an_error(rf: RequestFactory, practice_a: Practice) -> None:
+    key = open_session(practice_a, [])
+    response = guarded("view_records")(rf.get("/x", {"session_key": key}))
+    assert response.status_code == 403
+    assert "no role" in response.content.decode()
+
+
+def test_a_support_session_has_the_admin_view_without_patient_writes(
+    practice_a: Practice,
+) -> None:
+    key = open_session(practice_a, [], access_context="platform_support")
+    hint = hint_for(key)
+    assert hint.is_support and hint.user is None
+    assert hint.permissions == {"view_records", "administer"}
+
+
+def test_support_writes_can_be_allowed_by_a_setting(practice_a: Practice, settings) -> None:
+    settings.HINT_SUPPORT_CAN_WRITE = True
+    key = open_session(practice_a, [], access_context="platform_support")
+    assert hint_for(key).permissions == EXPECTED["admin"]
+
+
+def test_a_support_session_is_told_it_is_read_only(
+    rf: RequestFactory, practice_a: Practice
+) -> None:
+    key = open_session(practice_a, [], access_context="platform_support")
+    response = guarded("edit_records")(rf.get("/x", {"session_key": key}))
+    assert response.status_code == 403
+    assert "Hint support sessions" in response.content.decode()
+
+
+def test_the_key_can_come_from_a_form_field(client: Client, admin_key: str) -> None:
+    @hint_session()
+    def view(request: HintRequest) -> HttpResponse:
+        return HttpResponse(request.hint.practice.name)
+
+    rf = RequestFactory()
+    assert view(rf.post("/x", {"session_key": admin_key})).content == b"Practice A"
+
+
+def test_a_post_needs_no_csrf_cookie_but_needs_the_key(admin_key: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/hint/settings/connect", {"code": ""})
+    assert response.status_code == 401
+    response = client.post("/hint/settings/connect", {"code": "", "session_key": admin_key})
+    assert response.status_code == 400  # reached the view: the code is empty
+
+
+def test_an_htmx_request_without_a_session_reloads_the_surface(client: Client) -> None:
+    response = client.get("/hint/core_page", HTTP_HX_REQUEST="true")
+    assert response.status_code == 401
+    assert response["HX-Refresh"] == "true"
+
+
+def test_the_context_never_shows_its_key_or_token(admin_key: str) -> None:
+    hint = hint_for(admin_key)
+    assert admin_key not in repr(hint) and hint.token not in repr(hint)
+
+
+def test_the_context_uses_the_session_token_first(practice_a: Practice) -> None:
+    hint = hint_for(open_session(practice_a, ["staff"], access_token="sess-tok"))
+    assert hint.token == "sess-tok"
+
+
+def test_the_context_falls_back_to_the_practice_token(practice_a: Practice) -> None:
+    from handshake.services import session_open
+
+    payload = {"user": {"id": "u1"}, "practice": {"id": practice_a.hint_id}}
+    opened = session_open(payload=payload)
+    assert context_build(session=opened.session, key=opened.key).token == "practice-a-token"
+
+
+def test_hint_url_and_hint_key_field_carry_the_key(rf: RequestFactory, admin_key: str) -> None:
+    template = Template(
+        '{% load hint %}<a href="{% hint_url "handshake:settings" %}">s</a>{% hint_key_field %}'
+    )
+    html = template.render(Context({"hint": hint_for(admin_key)}))
+    assert f'href="/hint/settings?session_key={admin_key}"' in html
+    assert f'<input type="hidden" name="session_key" value="{admin_key}">' in html
+
+
+def test_redirect_with_session_keeps_the_key(rf: RequestFactory, admin_key: str) -> None:
+    request: HttpRequest = rf.post("/x")
+    request.hint = hint_for(admin_key)  # type: ignore[attr-defined]
+    response = redirect_with_session(request, "handshake:core_page")
+    assert response.status_code == 303
+    assert response["Location"] == f"/hint/core_page?session_key={admin_key}"
