@@ -6,7 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -111,6 +111,17 @@ def _state(practice: Practice) -> str:
     }.get(practice.installation_status, "installing")
 
 
+def _panel_urls(names: list[str], session_key: str) -> list[str]:
+    urls = []
+    for name in names:
+        try:
+            urls.append(url_with_session(reverse(name), session_key))
+        except NoReverseMatch:
+            # One misnamed panel in settings must not take the whole surface down.
+            logger.error("HINT_SURFACE_PANELS names %r, which is no URL name; skipped", name)
+    return urls
+
+
 def _surface(request: HintRequest, surface: str, template: str, **extra: object) -> HttpResponse:
     hint = request.hint
     panel_names = settings.HINT_SURFACE_PANELS.get(surface, [])
@@ -126,7 +137,7 @@ def _surface(request: HintRequest, surface: str, template: str, **extra: object)
         "surface": surface,
         "state": _state(hint.practice),
         "nav": nav,
-        "panels": [url_with_session(reverse(name), hint.session_key) for name in panel_names],
+        "panels": _panel_urls(panel_names, hint.session_key),
         **extra,
     }
     return render(request, template, context)

@@ -182,6 +182,18 @@ def test_nav_entries_come_from_settings(client: Client, admin_key: str, settings
     assert f'href="/healthz?session_key={admin_key}"' in text
 
 
-def test_every_configured_panel_and_nav_entry_resolves(client: Client, admin_key: str) -> None:
-    for surface in SURFACES:
-        assert get(client, surface, admin_key).status_code == 200
+def test_every_configured_panel_and_nav_entry_is_a_url_name(settings) -> None:
+    from django.urls import reverse
+
+    for names in settings.HINT_SURFACE_PANELS.values():
+        for name in names:
+            assert reverse(name)
+    for _label, name in settings.HINT_NAV:
+        assert reverse(name)
+
+
+def test_a_misnamed_panel_is_skipped_not_fatal(client: Client, admin_key: str, settings) -> None:
+    settings.HINT_SURFACE_PANELS = {"core_page": ["nowhere:panel", "healthz"]}
+    response = get(client, "core_page", admin_key)
+    assert response.status_code == 200
+    assert "/healthz?session_key=" in response.content.decode()
