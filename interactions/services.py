@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SYNC_LEASE = timedelta(seconds=90)
+SAFETY_NET = timedelta(seconds=60)
 RETRY_BASE_SECONDS = 15
 RETRY_MAX_SECONDS = 30 * 60
 TITLE_MAX = 300
@@ -86,6 +87,15 @@ def note_web_link(note: Note) -> str:
     return settings.APP_URL + reverse("interactions:note", kwargs={"note_id": note.pk})
 
 
+def _mark_pending(note: Note) -> None:
+    """Hint is now behind the note. The open page pushes it at once with the session's token;
+    should the page go away first, a background push follows after SAFETY_NET (practice token).
+    Scheduled only on the way into `pending`, so typing does not queue a task per keystroke."""
+    if note.sync_state not in (Note.SyncState.PENDING, Note.SyncState.SYNCING):
+        transaction.on_commit(lambda: _schedule_retry(note, delay=SAFETY_NET))
+    note.sync_state = Note.SyncState.PENDING
+
+
 def note_create(
     *,
     practice: "Practice",
@@ -112,6 +122,8 @@ def note_create(
             author=actor.user,
             author_label=actor.label,
             last_saved_by_label=actor.label,
+            # Nothing for Hint yet: the first words move it to pending (and queue the safety net).
+            sync_state=Note.SyncState.SYNCED,
         )
 
 
@@ -133,7 +145,7 @@ def note_save(*, note: Note, title: str, body: str, base_version: int, actor: Ac
         current.last_saved_at = now
         current.last_saved_by_label = actor.label
         if current.needs_push:
-            current.sync_state = Note.SyncState.PENDING
+            _mark_pending(current)
         current.save(
             update_fields=[
                 "title",
@@ -166,7 +178,7 @@ def note_sign(*, note: Note, actor: Actor, version: int | None = None) -> Note:
         current.signed_at = now
         current.version += 1
         current.last_saved_at = now
-        current.sync_state = Note.SyncState.PENDING
+        _mark_pending(current)
         current.save(
             update_fields=[
                 "status",
@@ -202,7 +214,7 @@ def note_addend(*, note: Note, body: str, actor: Actor) -> Addendum:
         current.version += 1
         current.last_saved_at = timezone.now()
         if current.needs_push:
-            current.sync_state = Note.SyncState.PENDING
+            _mark_pending(current)
         current.save(update_fields=["status", "version", "last_saved_at", "sync_state"])
     return addendum
 

@@ -217,8 +217,8 @@ def note_sign(request: HintRequest, note_id: int) -> HttpResponse:
         return _refused(request, note, str(exc), status=409)
     except services.NoteInvalid as exc:
         return _refused(request, note, str(exc), status=400)
+    # The note page's status line pushes at once with this session's token (services).
     audit_record(hint=request.hint, action="note.signed", target_type="note", target_id=note.pk)
-    services.note_push(note=note, token=request.hint.token, in_session=True)
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
 
 
@@ -242,8 +242,6 @@ def note_addend(request: HintRequest, note_id: int) -> HttpResponse:
         target_id=note.pk,
         detail=f"addendum {addendum.pk}",
     )
-    note.refresh_from_db()
-    services.note_push(note=note, token=request.hint.token, in_session=True)
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
 
 

@@ -11,6 +11,7 @@ from interactions import services
 from interactions.models import Note
 from interactions.tasks import note_push_task
 from tests.interactions.conftest import (
+    DR,
     LIST_URL,
     SESSION_TOKEN,
     calls_to,
@@ -140,3 +141,30 @@ def test_a_stale_lease_left_by_a_dead_worker_does_not_block_the_retry(
     note = run_task(written_note)
 
     assert note.sync_state == Note.SyncState.SYNCED
+
+
+DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def queued_pushes() -> list:
+    from django_tasks_db.models import DBTaskResult
+
+    return list(DBTaskResult.objects.filter(task_path="interactions.tasks.note_push_task"))
+
+
+def test_the_first_words_queue_one_background_push_in_case_the_page_goes_away(
+    practice_a: Practice, django_capture_on_commit_callbacks
+) -> None:
+    with override_settings(TASKS=DB_BACKEND):
+        note = services.note_create(
+            practice=practice_a, patient_hint_id="pat-Alice1", actor=services.Actor(None, "Dr")
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            note = services.note_save(note=note, title="T", body="a", base_version=1, actor=DR)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.note_save(note=note, title="T", body="ab", base_version=2, actor=DR)
+
+        (queued,) = queued_pushes()
+
+    assert queued.run_after > timezone.now() + timedelta(seconds=30)
+    assert queued.args_kwargs["kwargs"] == {"note_id": note.pk, "practice_id": practice_a.pk}

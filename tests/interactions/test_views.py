@@ -395,6 +395,7 @@ def test_a_clinician_adds_an_addendum_to_a_signed_note(
         url_of("interactions:note-addend", note),
         {"session_key": clinician_key, "body": "Labs normal."},
     )
+    client.post(url_of("interactions:note-sync", note), {"session_key": clinician_key})
 
     assert response.status_code == 303
     note.refresh_from_db()
