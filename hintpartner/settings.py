@@ -74,6 +74,8 @@ HINT_BACKOFF_MAX = env.float("HINT_BACKOFF_MAX", default=30.0)
 _default_ancestors = ["https://*.hint.com"]
 if not PRODUCTION:
     _default_ancestors += ["http://127.0.0.1:8001", "http://localhost:8001"]
+    if "/".join(SANDBOX_URL.split("/")[:3]) not in _default_ancestors:  # sandbox on another port
+        _default_ancestors.append("/".join(SANDBOX_URL.split("/")[:3]))
 # Who may frame our pages (Content-Security-Policy: frame-ancestors), space or comma separated.
 HINT_FRAME_ANCESTORS = [
     a
@@ -95,6 +97,10 @@ HINT_SESSION_MAX_SECONDS = env.int("HINT_SESSION_MAX_SECONDS", default=12 * 3600
 _default_cors = ["https://*.hint.com"]
 if not PRODUCTION:
     _default_cors += ["http://127.0.0.1:8001", "http://localhost:8001"]
+    # A sandbox started on another port (end-to-end tests) is its own origin.
+    _sandbox_origin = "/".join(SANDBOX_URL.split("/")[:3])
+    if _sandbox_origin not in _default_cors:
+        _default_cors.append(_sandbox_origin)
 HINT_CORS_ALLOWED_ORIGINS = env.list("HINT_CORS_ALLOWED_ORIGINS", default=_default_cors)
 HINT_CORS_EXTRA_ORIGINS = env.list("HINT_CORS_EXTRA_ORIGINS", default=[])
 
