@@ -182,3 +182,15 @@ def interaction_update(
 def interactions_list(*, token: str, patient_id: str) -> list[dict[str, Any]]:
     params = {"patient_id": patient_id, "type": "partner"}
     return list(HintClient(token).paginate("interactions", params=params))
+
+
+def patients_page(
+    *, token: str, offset: int, limit: int = 100, params: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of the practice's patients and Hint's total count (None when not sent)."""
+    query = {**(params or {}), "limit": limit, "offset": offset}
+    answer = HintClient(token).call("patients", params=query)
+    items = answer.data
+    if isinstance(items, dict):  # tolerate a wrapped list ({"data": […]})
+        items = items.get("data") or items.get("items") or []
+    return (items if isinstance(items, list) else []), answer.total_count

@@ -1,0 +1,523 @@
+"""Batch syncs: all Hint patients -> contacts, and a CSV of contact ids -> Hint patients.
+
+Both run as a background task with a checkpoint, so a killed worker resumes where it stopped:
+- patients -> contacts works a page of Hint's list at a time; a page's rows, contacts and the
+  checkpoint (the list offset) commit together, so a page is done entirely or not at all. The
+  writes owed to Hint (filled-in fields, our integration fields) are kept on each row
+  (`push_body`) and sent in a second pass; a resumed run sends only those still owed.
+- CSV contacts -> patients creates one row per contact at upload; each row is finished (Hint
+  written, then link and outcome saved in one transaction) before the next starts, at most two
+  Hint requests per contact (a search by last name, then one PATCH).
+Abort is checked between pages and between rows. A rerun of a finished batch does nothing.
+"""
+
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from hintpartner.hint import api, errors
+from hintpartner.hint.paths import PAGE_SIZE, PATIENT_ID
+from sync import fieldmap
+from sync.matching import normalize_name, patient_key, patient_matches
+from sync.merge import MergeResult, Situation, merge
+from sync.models import Batch, BatchRow, Contact, SyncLog
+from sync.services import (
+    _apply_to_contact,
+    _hint_error_text,
+    _link_save,
+    integration_fields,
+    options_for,
+    sync_log_write,
+)
+
+logger = logging.getLogger(__name__)
+
+Outcome = BatchRow.Outcome
+# A running batch not heard from for this long is shown as stalled, with a Resume button.
+STALLED_AFTER_SECONDS = 120
+SEARCH_LIMIT = 100
+# Oldest first, so patients created while the batch runs land after the checkpoint.
+LIST_ORDER = {"sort": "created_at"}
+
+
+class BatchError(Exception):
+    """A batch cannot start; the message is plain words for the page."""
+
+
+class _Stop(Exception):
+    """The run ends early (abort, or an error that stops the whole batch)."""
+
+
+# --- starting, aborting, resuming ------------------------------------------------------------
+
+
+def _new_sync_id() -> str:
+    return "BS-" + timezone.now().strftime("%Y%m%d") + "-" + secrets.token_hex(4).upper()
+
+
+def _ensure_none_active(practice: Any) -> None:
+    active = Batch.objects.for_practice(practice).filter(status__in=Batch.ACTIVE_STATUSES)
+    if active.exists():
+        raise BatchError(
+            "Another batch is still running. Wait for it to finish, or abort it, then start again."
+        )
+
+
+def batch_start_patients(*, practice: Any, actor: str) -> Batch:
+    """Queue a batch that syncs every Hint patient to a contact."""
+    from hintpartner.tasks import enqueue_on_commit
+    from sync.tasks import batch_run_task
+
+    with transaction.atomic():
+        _ensure_none_active(practice)
+        batch = Batch.objects.create(
+            practice=practice,
+            sync_id=_new_sync_id(),
+            kind=Batch.Kind.PATIENTS_TO_CONTACTS,
+            started_by=actor,
+        )
+        enqueue_on_commit(batch_run_task, batch.pk)
+    return batch
+
+
+def batch_start_csv(
+    *,
+    practice: Any,
+    actor: str,
+    contact_ids: list[int],
+    source_name: str = "",
+    ignored_lines: Iterable[str] = (),
+) -> Batch:
+    """Queue a batch for these contact ids (already checked to be this practice's contacts)."""
+    from hintpartner.tasks import enqueue_on_commit
+    from sync.tasks import batch_run_task
+
+    with transaction.atomic():
+        _ensure_none_active(practice)
+        batch = Batch.objects.create(
+            practice=practice,
+            sync_id=_new_sync_id(),
+            kind=Batch.Kind.CONTACTS_TO_PATIENTS,
+            started_by=actor,
+            total=len(contact_ids),
+            source_name=source_name[:255],
+            ignored_lines=list(ignored_lines)[:200],
+        )
+        BatchRow.objects.bulk_create(
+            [
+                BatchRow(
+                    practice=batch.practice,
+                    batch=batch,
+                    position=i,
+                    contact_id=cid,
+                    contact_ref=str(cid),
+                )
+                for i, cid in enumerate(contact_ids, start=1)
+            ],
+            batch_size=1000,
+        )
+        enqueue_on_commit(batch_run_task, batch.pk)
+    return batch
+
+
+def batch_abort(*, batch: Batch, actor: str) -> Batch:
+    """Ask a batch to stop; a queued or stalled batch stops at once."""
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().get(pk=batch.pk)
+        if not batch.is_active:
+            return batch
+        if batch.status == Batch.Status.QUEUED or batch_is_stalled(batch):
+            _finish(batch, Batch.Status.ABORTED, f"Aborted by {actor}.")
+        else:
+            batch.status = Batch.Status.ABORTING
+            batch.message = f"Abort requested by {actor}."
+            batch.save(update_fields=["status", "message", "updated_at"])
+    return batch
+
+
+def batch_is_stalled(batch: Batch) -> bool:
+    """Running, but not heard from for a while: its worker was probably killed."""
+    if batch.status not in (Batch.Status.RUNNING, Batch.Status.ABORTING):
+        return False
+    return (timezone.now() - batch.updated_at).total_seconds() > STALLED_AFTER_SECONDS
+
+
+def batch_resume(*, batch: Batch) -> Batch:
+    """Queue a stalled (or failed) batch again; it continues from its checkpoint."""
+    from hintpartner.tasks import enqueue_on_commit
+    from sync.tasks import batch_run_task
+
+    if not (batch_is_stalled(batch) or batch.status == Batch.Status.FAILED):
+        raise BatchError("This batch is not stalled; there is nothing to resume.")
+    with transaction.atomic():
+        Batch.objects.filter(pk=batch.pk).update(
+            status=Batch.Status.QUEUED, message="Resumed.", updated_at=timezone.now()
+        )
+        enqueue_on_commit(batch_run_task, batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _practice_token(practice: Any) -> str:
+    from handshake.services import NotInstalled, practice_token
+
+    try:
+        return practice_token(practice)
+    except NotInstalled as exc:
+        raise _Stop(
+            "The app is not installed for this practice any more; reinstall it in Hint."
+        ) from exc
+
+
+def _finish(batch: Batch, status: str, message: str = "") -> None:
+    batch.status = status
+    batch.finished_at = timezone.now()
+    if message:
+        batch.message = message
+    batch.save(update_fields=["status", "finished_at", "message", "updated_at"])
+
+
+def _check_abort(batch: Batch) -> None:
+    status = Batch.objects.filter(pk=batch.pk).values_list("status", flat=True).first()
+    if status in (Batch.Status.ABORTING, Batch.Status.ABORTED):
+        raise _Stop("aborted")
+
+
+def _recount(batch: Batch) -> None:
+    rows = BatchRow.objects.filter(batch=batch).exclude(outcome=Outcome.PENDING)
+    counts = dict(rows.values_list("outcome").annotate(n=Count("pk")).order_by())
+    owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False).count()
+    if owed:
+        counts["hint_writes_owed"] = owed
+    batch.counts = counts
+    batch.processed = sum(v for k, v in counts.items() if k != "hint_writes_owed")
+
+
+def batch_run(*, batch_id: int) -> None:
+    """The task body: run (or resume) one batch to its end, abort or failure."""
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.status in (
+            Batch.Status.DONE,
+            Batch.Status.ABORTED,
+        ):
+            return  # a rerun of a finished batch does nothing
+        if batch.status == Batch.Status.ABORTING:
+            _finish(batch, Batch.Status.ABORTED)
+            return
+        batch.status = Batch.Status.RUNNING
+        batch.started_at = batch.started_at or timezone.now()
+        batch.save(update_fields=["status", "started_at", "updated_at"])
+    practice = batch.practice
+    try:
+        token = _practice_token(practice)
+        if batch.kind == Batch.Kind.PATIENTS_TO_CONTACTS:
+            _run_patients(batch, token)
+            _send_owed(batch, token)
+        else:
+            _run_csv(batch, token)
+    except _Stop as stop:
+        _recount(batch)
+        aborted = str(stop) == "aborted"
+        _finish(
+            batch,
+            Batch.Status.ABORTED if aborted else Batch.Status.FAILED,
+            "Aborted; the rows already done stay done." if aborted else str(stop),
+        )
+        if not aborted:
+            sync_log_write(
+                practice=practice,
+                level=SyncLog.Level.ERROR,
+                message="A batch stopped.",
+                detail=str(stop),
+                batch_sync_id=batch.sync_id,
+            )
+        return
+    except Exception as exc:
+        batch.refresh_from_db()
+        _recount(batch)
+        _finish(batch, Batch.Status.FAILED, "The batch stopped on an unexpected error; resume it.")
+        sync_log_write(
+            practice=practice,
+            level=SyncLog.Level.EXCEPTION,
+            message="A batch stopped on an unexpected error.",
+            detail=f"{type(exc).__name__}: {exc}"[:2000],
+            batch_sync_id=batch.sync_id,
+        )
+        raise
+    _recount(batch)
+    done_message = "Finished."
+    if batch.counts.get("hint_writes_owed"):
+        done_message = "Finished; some changes could not be written to Hint (see the rows)."
+    _finish(batch, Batch.Status.DONE, done_message)
+
+
+def _hint_stop(batch: Batch, exc: errors.HintError) -> None:
+    """Errors that stop the whole batch: Hint refuses our token."""
+    if isinstance(exc, errors.HintUnauthorized | errors.HintWrongKey):
+        from handshake.services import practice_mark_disconnected
+
+        practice_mark_disconnected(practice=batch.practice)
+        raise _Stop(
+            "Hint refused the practice's access; the app shows as disconnected. Reconnect it "
+            "in Hint's settings, then resume the batch."
+        ) from exc
+
+
+# --- patients -> contacts --------------------------------------------------------------------
+
+
+def _run_patients(batch: Batch, token: str) -> None:
+    options = options_for(batch.practice)
+    offset = batch.checkpoint
+    while True:
+        _check_abort(batch)
+        try:
+            items, total = api.patients_page(
+                token=token, offset=offset, limit=PAGE_SIZE, params=LIST_ORDER
+            )
+        except errors.HintError as exc:
+            _hint_stop(batch, exc)
+            raise _Stop(
+                "Reading Hint's patients failed: " + _hint_error_text(exc) + " Resume the batch."
+            ) from exc
+        with transaction.atomic():
+            _patients_page(batch, items, first_position=offset + 1, create=_create_opt(options))
+            offset += len(items)
+            batch.checkpoint = offset
+            if total is not None:
+                batch.total = total
+            elif len(items) < PAGE_SIZE:
+                batch.total = offset
+            _recount(batch)
+            batch.save(update_fields=["checkpoint", "total", "counts", "processed", "updated_at"])
+        if len(items) < PAGE_SIZE:
+            return
+
+
+def _create_opt(options: Any) -> bool:
+    return bool(options.create_contacts_when_batch_unmatched)
+
+
+def _patients_page(
+    batch: Batch, items: list[dict[str, Any]], *, first_position: int, create: bool
+) -> None:
+    """Handle one page of patients with a few queries for the whole page."""
+    practice = batch.practice
+    patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
+    ids = [str(p[PATIENT_ID]) for p in patients]
+    contacts = Contact.objects.for_practice(practice)
+    linked = {c.hint_patient_id: c for c in contacts.filter(hint_patient_id__in=ids)}
+    last_keys = {patient_key(p)[1] for p in patients} - {""}
+    by_key: dict[tuple, list[Contact]] = {}
+    for c in contacts.filter(hint_patient_id="", last_name_key__in=last_keys):
+        dob = c.dob.isoformat() if c.dob else ""
+        by_key.setdefault((c.first_name_key, c.last_name_key, dob), []).append(c)
+    rows: list[BatchRow] = []
+    new_contacts: list[tuple[Contact, BatchRow]] = []
+    taken: set[int] = set()
+    for position, data in enumerate(items, start=first_position):
+        row = BatchRow(practice=practice, batch=batch, position=position)
+        rows.append(row)
+        if not isinstance(data, dict) or not data.get(PATIENT_ID):
+            row.outcome, row.message = Outcome.ERROR, "Hint sent a patient without an id."
+            continue
+        pid = str(data[PATIENT_ID])
+        row.patient_id = pid
+        row.name = " ".join(str(data.get(k) or "") for k in ("first_name", "last_name")).strip()
+        theirs = fieldmap.patient_values(data)
+        if pid in linked:
+            contact = linked[pid]
+            row.contact = contact
+            result = merge(
+                situation=Situation.PATIENT_UPDATED,
+                contact=fieldmap.contact_values(contact),
+                patient=theirs,
+            )
+            changed = _apply_to_contact(contact, result.contact_updates)
+            if changed:
+                contact.last_batch_sync_id = batch.sync_id
+                contact.last_synced_at = timezone.now()
+                contact.save()
+            row.outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+            continue
+        candidates = [c for c in by_key.get(patient_key(data), []) if c.pk not in taken]
+        if len(candidates) > 1:
+            row.outcome = Outcome.SKIPPED_MULTIPLE
+            row.message = f"{len(candidates)} contacts match this patient's name and birth date."
+            continue
+        if candidates:
+            contact = candidates[0]
+            taken.add(contact.pk)
+            result = merge(
+                situation=Situation.BATCH_PATIENTS,
+                contact=fieldmap.contact_values(contact),
+                patient=theirs,
+            )
+            _apply_to_contact(contact, result.contact_updates)
+            contact.hint_patient_id = pid
+            contact.last_batch_sync_id = batch.sync_id
+            contact.last_synced_at = timezone.now()
+            contact.save()
+            linked[pid] = contact
+            row.contact, row.outcome = contact, Outcome.LINKED
+            row.push_body = _owed(contact, result, data)
+        elif create:
+            contact = Contact(practice=practice, hint_patient_id=pid)
+            fieldmap.contact_assign(contact, theirs)
+            contact.last_batch_sync_id = batch.sync_id
+            contact.last_synced_at = timezone.now()
+            contact.refresh_keys()
+            new_contacts.append((contact, row))
+            row.outcome = Outcome.CREATED
+        else:
+            row.outcome = Outcome.NO_MATCH
+    if new_contacts:
+        Contact.objects.bulk_create([c for c, _ in new_contacts], batch_size=500)
+        for contact, row in new_contacts:
+            row.contact = contact
+            row.push_body = _owed(contact, MergeResult(), None)
+    # A resumed page may already have rows from a killed run that did not commit: none exist,
+    # because the page commits as a whole; ignore_conflicts only guards a manual rerun.
+    BatchRow.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+
+
+def _owed(contact: Contact, result: MergeResult, data: dict[str, Any] | None) -> dict[str, Any]:
+    body = fieldmap.patient_payload(result.patient_updates, patient=data)
+    body.update(integration_fields(contact))
+    return body
+
+
+def _send_owed(batch: Batch, token: str) -> None:
+    """Second pass: send each row's owed write to Hint (one PATCH per linked patient)."""
+    owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False).order_by("position")
+    last = 0
+    while True:
+        chunk = list(owed.filter(position__gt=last)[:200])
+        if not chunk:
+            return
+        _check_abort(batch)
+        for row in chunk:
+            last = row.position
+            try:
+                api.patient_update(token=token, patient_id=row.patient_id, fields=row.push_body)
+            except errors.HintError as exc:
+                _hint_stop(batch, exc)
+                row.message = ("Linked here; Hint not updated: " + _hint_error_text(exc))[:500]
+                row.save(update_fields=["message", "updated_at"])
+                continue
+            row.push_body = None
+            row.save(update_fields=["push_body", "updated_at"])
+        with transaction.atomic():
+            _recount(batch)
+            batch.save(update_fields=["counts", "processed", "updated_at"])
+
+
+# --- CSV contacts -> patients ----------------------------------------------------------------
+
+
+def _run_csv(batch: Batch, token: str) -> None:
+    pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING).order_by("position")
+    rows = pending.select_related("contact").iterator(chunk_size=200)
+    for done, row in enumerate(rows, start=1):
+        if done % 20 == 1:
+            _check_abort(batch)
+        _csv_row(batch, row, token)
+        if done % 20 == 0:
+            _progress(batch, row.position)
+    _progress(batch, batch.total)
+
+
+def _progress(batch: Batch, position: int) -> None:
+    with transaction.atomic():
+        _recount(batch)
+        batch.checkpoint = position
+        batch.save(update_fields=["counts", "processed", "checkpoint", "updated_at"])
+
+
+def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = "") -> None:
+    row.outcome, row.message = outcome, message[:500]
+    if patient_id:
+        row.patient_id = patient_id
+    row.save(update_fields=["outcome", "message", "patient_id", "name", "updated_at"])
+
+
+def _csv_row(batch: Batch, row: BatchRow, token: str) -> None:
+    """One contact of the CSV: match it in Hint (1 request), write the patient (1 request)."""
+    contact = row.contact
+    if contact is None:
+        _row_done(row, Outcome.ERROR, "The contact was deleted after the file was uploaded.")
+        return
+    row.name = contact.full_name
+    if contact.hint_patient_id:
+        _row_done(row, Outcome.SKIPPED_LINKED, "Already linked.", contact.hint_patient_id)
+        return
+    key = (
+        normalize_name(contact.first_name),
+        normalize_name(contact.last_name),
+        contact.dob.isoformat() if contact.dob else "",
+    )
+    if not all(key):
+        _row_done(
+            row, Outcome.NO_MATCH, "The contact needs a first name, last name and birth date."
+        )
+        return
+    try:
+        candidates = api.patients_search(
+            token=token, limit=SEARCH_LIMIT, last_name=contact.last_name.strip()
+        )
+    except errors.HintError as exc:
+        _hint_stop(batch, exc)
+        _row_done(row, Outcome.ERROR, "Searching Hint failed: " + _hint_error_text(exc))
+        return
+    matches = patient_matches(candidates=candidates, key=key)
+    if not matches:
+        _row_done(row, Outcome.NO_MATCH, "No Hint patient has this name and birth date.")
+        return
+    if len(matches) > 1:
+        _row_done(row, Outcome.SKIPPED_MULTIPLE, f"{len(matches)} Hint patients match.")
+        return
+    data = matches[0]
+    pid = str(data.get(PATIENT_ID) or "")
+    other = Contact.objects.for_practice(batch.practice).filter(hint_patient_id=pid).first()
+    if other is not None:
+        _row_done(
+            row, Outcome.SKIPPED_PATIENT_LINKED, "The patient is linked to another contact.", pid
+        )
+        return
+    result = merge(
+        situation=Situation.BATCH_CSV,
+        contact=fieldmap.contact_values(contact),
+        patient=fieldmap.patient_values(data),
+    )
+    body = _owed(contact, result, data)
+    try:
+        api.patient_update(token=token, patient_id=pid, fields=body)
+    except errors.HintError as exc:
+        _hint_stop(batch, exc)
+        _row_done(row, Outcome.ERROR, "Hint refused the update: " + _hint_error_text(exc), pid)
+        return
+    with transaction.atomic():
+        _link_save(
+            contact=contact,
+            patient_id=pid,
+            result=result,
+            actor=f"batch {batch.sync_id}",
+            batch_sync_id=batch.sync_id,
+        )
+        _row_done(row, Outcome.LINKED, "", pid)
+
+
+def outcome_counts(batch: Batch) -> list[tuple[str, str, int]]:
+    """(outcome, label, count) for the results page, in the order of the outcome list."""
+    counts = Counter(batch.counts or {})
+    return [(value, label, counts[value]) for value, label in Outcome.choices if counts[value]]

@@ -1,0 +1,190 @@
+"""Batch pages (admins): start, watch progress, abort, resume, results, CSV download."""
+
+import csv
+import io
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from handshake.audit import audit_record
+from handshake.decorators import HintRequest, hint_session
+from handshake.urls import redirect_with_session
+from sync import batches
+from sync.csv_input import CsvError, csv_check_ids, csv_parse
+from sync.models import Batch, BatchRow
+
+ROWS_SHOWN = 200
+
+
+def _batches(request: HintRequest) -> QuerySet[Batch]:
+    return Batch.objects.for_practice(request.hint.practice)
+
+
+def _list_context(request: HintRequest, **extra: object) -> dict:
+    recent = list(_batches(request).order_by("-created_at")[:10])
+    active = next((b for b in recent if b.is_active), None)
+    return {"batches": recent, "active": active, **extra}
+
+
+@require_GET
+@hint_session(permission="administer")
+def batch_list(request: HintRequest) -> HttpResponse:
+    return render(request, "sync/batch_list.html", _list_context(request))
+
+
+@require_POST
+@hint_session(permission="administer")
+def batch_start_patients(request: HintRequest) -> HttpResponse:
+    """Start "all Hint patients -> contacts"."""
+    try:
+        batch = batches.batch_start_patients(
+            practice=request.hint.practice, actor=request.hint.actor_label
+        )
+    except batches.BatchError as exc:
+        context = _list_context(request, error=str(exc))
+        return render(request, "sync/batch_list.html", context, status=409)
+    audit_record(
+        hint=request.hint, action="batch.started", target_type="batch", target_id=batch.sync_id
+    )
+    return redirect_with_session(request, "sync:batch-detail", batch.pk)
+
+
+@require_POST
+@hint_session(permission="administer")
+def batch_start_csv(request: HintRequest) -> HttpResponse:
+    """Upload a CSV of contact ids and start "contacts -> Hint patients"."""
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise CsvError("Choose a CSV file to upload.")
+        if upload.size > 20 * 1024 * 1024:
+            raise CsvError("The file is larger than 20 MB. Split it into smaller files.")
+        parsed = csv_parse(upload.read(), name=upload.name or "")
+        csv_check_ids(practice=request.hint.practice, parsed=parsed)
+        batch = batches.batch_start_csv(
+            practice=request.hint.practice,
+            actor=request.hint.actor_label,
+            contact_ids=parsed.contact_ids,
+            source_name=upload.name or "",
+            ignored_lines=parsed.ignored_lines,
+        )
+    except (CsvError, batches.BatchError) as exc:
+        status = 409 if isinstance(exc, batches.BatchError) else 400
+        context = _list_context(request, error=str(exc))
+        return render(request, "sync/batch_list.html", context, status=status)
+    audit_record(
+        hint=request.hint,
+        action="batch.started",
+        target_type="batch",
+        target_id=batch.sync_id,
+        detail=f"CSV of {len(parsed.contact_ids)} contacts",
+    )
+    return redirect_with_session(request, "sync:batch-detail", batch.pk)
+
+
+def _rows(request: HintRequest, batch: Batch) -> tuple[QuerySet[BatchRow], str]:
+    rows = BatchRow.objects.for_practice(request.hint.practice).filter(batch=batch)
+    outcome = request.GET.get("outcome", "")
+    if outcome in BatchRow.Outcome.values:
+        rows = rows.filter(outcome=outcome)
+    return rows.order_by("position"), outcome if outcome in BatchRow.Outcome.values else ""
+
+
+@require_GET
+@hint_session(permission="administer")
+def batch_detail(request: HintRequest, pk: int) -> HttpResponse:
+    """The results page: status, progress, counts per outcome, rows (filterable)."""
+    batch = get_object_or_404(_batches(request), pk=pk)
+    rows, outcome = _rows(request, batch)
+    context = {
+        "batch": batch,
+        "counts": batches.outcome_counts(batch),
+        "rows": list(rows[:ROWS_SHOWN]),
+        "row_total": rows.count(),
+        "rows_shown": ROWS_SHOWN,
+        "outcome": outcome,
+        "outcomes": BatchRow.Outcome.choices,
+        "stalled": batches.batch_is_stalled(batch),
+    }
+    return render(request, "sync/batch_detail.html", context)
+
+
+@require_GET
+@hint_session(permission="administer")
+def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
+    """The progress partial htmx polls while the batch runs."""
+    batch = get_object_or_404(_batches(request), pk=pk)
+    context = {
+        "batch": batch,
+        "counts": batches.outcome_counts(batch),
+        "stalled": batches.batch_is_stalled(batch),
+    }
+    response = render(request, "sync/batch_progress.html", context)
+    if not batch.is_active and request.htmx:
+        response["HX-Trigger"] = "batch-finished"
+    return response
+
+
+@require_POST
+@hint_session(permission="administer")
+def batch_abort(request: HintRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(_batches(request), pk=pk)
+    batches.batch_abort(batch=batch, actor=request.hint.actor_label)
+    audit_record(
+        hint=request.hint, action="batch.aborted", target_type="batch", target_id=batch.sync_id
+    )
+    return redirect_with_session(request, "sync:batch-detail", batch.pk)
+
+
+@require_POST
+@hint_session(permission="administer")
+def batch_resume(request: HintRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(_batches(request), pk=pk)
+    try:
+        batches.batch_resume(batch=batch)
+    except batches.BatchError as exc:
+        context = {"batch": batch, "error": str(exc), "counts": batches.outcome_counts(batch)}
+        return render(request, "sync/batch_detail.html", context, status=409)
+    audit_record(
+        hint=request.hint, action="batch.resumed", target_type="batch", target_id=batch.sync_id
+    )
+    return redirect_with_session(request, "sync:batch-detail", batch.pk)
+
+
+@require_GET
+@hint_session(permission="administer")
+def batch_rows_csv(request: HintRequest, pk: int) -> HttpResponse:
+    """Download the rows (filtered like the page) as CSV."""
+    batch = get_object_or_404(_batches(request), pk=pk)
+    rows, outcome = _rows(request, batch)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["position", "outcome", "contact_id", "hint_patient_id", "name", "message"])
+    for row in rows.iterator(chunk_size=1000):
+        writer.writerow(
+            [
+                row.position,
+                row.outcome,
+                row.contact_id or row.contact_ref,
+                row.patient_id,
+                _safe(row.name),
+                _safe(row.message),
+            ]
+        )
+    audit_record(
+        hint=request.hint,
+        action="batch.exported",
+        target_type="batch",
+        target_id=batch.sync_id,
+        detail=f"rows: {outcome or 'all'}",
+    )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{batch.sync_id}.csv"'
+    return response
+
+
+def _safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in exported text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -1,0 +1,286 @@
+"""Contact pages: list with live search, create, edit, detail, "Sync to Hint", unlink."""
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from handshake.audit import audit_record
+from handshake.decorators import HintRequest, hint_session
+from handshake.urls import redirect_with_session
+from hintpartner.hint import api, errors
+from sync import fieldmap, services
+from sync.matching import normalize_name
+from sync.models import Contact
+
+PAGE_SIZE = 25
+SEARCH_RESULTS = 20
+
+
+class ContactForm(forms.ModelForm):
+    """The two-way fields; Hint-only fields are never taken from a form."""
+
+    class Meta:
+        model = Contact
+        fields = list(fieldmap.TWO_WAY_FIELDS)
+        widgets = {"dob": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        labels = {
+            "name_prefix": "Name prefix",
+            "dob": "Date of birth",
+            "sex": "Sex",
+            "gender_identity": "Gender identity",
+            "zip_code": "Zip code",
+            "address_line1": "Address line 1",
+            "address_line2": "Address line 2",
+        }
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not (data.get("first_name") or "").strip() and not (data.get("last_name") or "").strip():
+            raise forms.ValidationError("Give the contact at least a first or a last name.")
+        return data
+
+
+def _contacts(request: HintRequest) -> QuerySet[Contact]:
+    return Contact.objects.for_practice(request.hint.practice)
+
+
+def _search(qs: QuerySet[Contact], q: str) -> QuerySet[Contact]:
+    words = [normalize_name(w) for w in q.split()]
+    for word in [w for w in words if w]:
+        qs = qs.filter(
+            Q(first_name_key__startswith=word)
+            | Q(last_name_key__startswith=word)
+            | Q(email__istartswith=word)
+            | Q(hint_patient_id=word)
+        )
+    return qs
+
+
+@require_GET
+@hint_session(permission="view_records")
+def contact_list(request: HintRequest) -> HttpResponse:
+    """All contacts, newest first; `q` filters as the user types (htmx swaps the rows)."""
+    q = request.GET.get("q", "").strip()[:100]
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    qs = _search(_contacts(request), q).order_by("last_name_key", "first_name_key", "pk")
+    start = (page - 1) * PAGE_SIZE
+    rows = list(qs[start : start + PAGE_SIZE + 1])
+    context = {
+        "contacts": rows[:PAGE_SIZE],
+        "q": q,
+        "page": page,
+        "has_next": len(rows) > PAGE_SIZE,
+    }
+    if request.htmx:
+        return render(request, "sync/contacts_rows.html", context)
+    return render(request, "sync/contacts_list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@hint_session(permission="edit_records")
+def contact_create(request: HintRequest) -> HttpResponse:
+    form = ContactForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            contact = services.contact_create(
+                practice=request.hint.practice,
+                values=form.cleaned_data,
+                actor=request.hint.actor_label,
+            )
+            audit_record(
+                hint=request.hint,
+                action="contact.created",
+                target_type="contact",
+                target_id=str(contact.pk),
+            )
+            return redirect_with_session(request, "sync:contact-detail", contact.pk)
+        return render(request, "sync/contacts_form.html", {"form": form}, status=400)
+    return render(request, "sync/contacts_form.html", {"form": form})
+
+
+def _facts(contact: Contact, names: tuple[str, ...]) -> list[tuple[str, object]]:
+    out = []
+    for name in names:
+        field = Contact._meta.get_field(name)
+        value = getattr(contact, name)
+        if name == "sex":
+            value = contact.get_sex_display() if contact.sex else ""
+        out.append((str(field.verbose_name).capitalize(), value))
+    return out
+
+
+@require_GET
+@hint_session(permission="view_records")
+def contact_detail(request: HintRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    audit_record(
+        hint=request.hint, action="contact.viewed", target_type="contact", target_id=str(pk)
+    )
+    return render(request, "sync/contacts_detail.html", _detail_context(contact))
+
+
+def _detail_context(contact: Contact, **extra: object) -> dict:
+    return {
+        "contact": contact,
+        "two_way": _facts(contact, fieldmap.TWO_WAY_FIELDS),
+        "hint_only": _facts(contact, fieldmap.HINT_ONLY_FIELDS),
+        **extra,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@hint_session(permission="edit_records")
+def contact_edit(request: HintRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(
+                request, "sync/contacts_form.html", {"form": form, "contact": contact}, status=400
+            )
+        # Read the edited values, then reload the row so the service sees what was saved before.
+        values = {n: form.cleaned_data[n] for n in fieldmap.TWO_WAY_FIELDS}
+        contact.refresh_from_db()
+        warning = services.contact_update(
+            contact=contact,
+            values=values,
+            token=request.hint.token,
+            actor=request.hint.actor_label,
+        )
+        audit_record(
+            hint=request.hint, action="contact.edited", target_type="contact", target_id=str(pk)
+        )
+        if warning:
+            context = _detail_context(contact, warning=warning)
+            return render(request, "sync/contacts_detail.html", context)
+        return redirect_with_session(request, "sync:contact-detail", contact.pk)
+    return render(request, "sync/contacts_form.html", {"form": form, "contact": contact})
+
+
+@require_GET
+@hint_session(permission="edit_records")
+def contact_sync(request: HintRequest, pk: int) -> HttpResponse:
+    """ "Sync to Hint": a live search over Hint patients, pre-filled with the contact's name."""
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    q = request.GET.get("q", contact.full_name).strip()[:100]
+    return render(request, "sync/contacts_sync.html", {"contact": contact, "q": q})
+
+
+def _hint_search(token: str, q: str) -> list[dict]:
+    words = q.split()
+    if not words:
+        return []
+    if len(words) == 1:
+        found = api.patients_search(token=token, limit=SEARCH_RESULTS, last_name=words[0])
+        return found or api.patients_search(token=token, limit=SEARCH_RESULTS, first_name=words[0])
+    return api.patients_search(
+        token=token, limit=SEARCH_RESULTS, first_name=words[0], last_name=" ".join(words[1:])
+    )
+
+
+@require_GET
+@hint_session(permission="edit_records")
+def contact_sync_search(request: HintRequest, pk: int) -> HttpResponse:
+    """The search results partial (htmx, as the user types)."""
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    q = request.GET.get("q", "").strip()[:100]
+    error = ""
+    results: list[dict] = []
+    try:
+        results = _hint_search(request.hint.token, q)
+    except errors.HintError as exc:
+        error = services._hint_error_text(exc)
+    patients = [
+        {
+            "id": str(p.get("id") or ""),
+            "values": fieldmap.patient_values(p),
+            "linked_here": str(p.get("id") or "") == contact.hint_patient_id,
+        }
+        for p in results
+        if isinstance(p, dict) and p.get("id")
+    ]
+    context = {"contact": contact, "patients": patients, "q": q, "error": error}
+    return render(request, "sync/contacts_sync_results.html", context)
+
+
+def _back_to_sync(request: HintRequest, contact: Contact, error: str) -> HttpResponse:
+    context = {"contact": contact, "q": contact.full_name, "error": error}
+    return render(request, "sync/contacts_sync.html", context, status=400)
+
+
+@require_POST
+@hint_session(permission="edit_records")
+def contact_link(request: HintRequest, pk: int) -> HttpResponse:
+    """Link the contact to the chosen patient and merge (contact wins)."""
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    patient_id = request.POST.get("patient_id", "").strip()[:100]
+    if not patient_id:
+        return _back_to_sync(request, contact, "Choose a patient from the list first.")
+    try:
+        services.contact_link(
+            contact=contact,
+            patient_id=patient_id,
+            actor=request.hint.actor_label,
+            token=request.hint.token,
+        )
+    except services.SyncError as exc:
+        return _back_to_sync(request, contact, str(exc))
+    audit_record(
+        hint=request.hint,
+        action="contact.linked",
+        target_type="contact",
+        target_id=str(pk),
+        detail=f"patient {patient_id}",
+    )
+    return redirect_with_session(request, "sync:contact-detail", contact.pk)
+
+
+@require_POST
+@hint_session(permission="edit_records")
+def contact_create_patient(request: HintRequest, pk: int) -> HttpResponse:
+    """ "Create new patient": create it in Hint from the contact and link it."""
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    try:
+        services.patient_create_from_contact(
+            contact=contact, actor=request.hint.actor_label, token=request.hint.token
+        )
+    except services.SyncError as exc:
+        return _back_to_sync(request, contact, str(exc))
+    audit_record(
+        hint=request.hint,
+        action="patient.created",
+        target_type="patient",
+        target_id=contact.hint_patient_id,
+        detail=f"from contact {contact.pk}",
+    )
+    return redirect_with_session(request, "sync:contact-detail", contact.pk)
+
+
+@require_POST
+@hint_session(permission="unlink_contacts")
+def contact_unlink(request: HintRequest, pk: int) -> HttpResponse:
+    """Remove the link on both sides; both records stay."""
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    old = contact.hint_patient_id
+    hint = request.hint
+    services.contact_unlink(contact=contact, actor=hint.actor_label, token=hint.token)
+    audit_record(
+        hint=request.hint,
+        action="contact.unlinked",
+        target_type="contact",
+        target_id=str(pk),
+        detail=f"patient {old}" if old else "was not linked",
+    )
+    return redirect_with_session(request, "sync:contact-detail", contact.pk)
+
+
+@require_GET
+@hint_session(permission="view_records")
+def contacts_panel(request: HintRequest) -> HttpResponse:
+    """The core page's panel: a contact search box."""
+    return render(request, "sync/contacts_panel.html")

@@ -1,0 +1,97 @@
+"""Sync log (list with level filters, detail) and the sync options page (admins)."""
+
+from django import forms
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from handshake.audit import audit_record
+from handshake.decorators import HintRequest, hint_session
+from handshake.urls import redirect_with_session
+from sync.models import Batch, SyncLog, SyncOptions
+from sync.services import options_for
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@hint_session(permission="administer")
+def log_list(request: HintRequest) -> HttpResponse:
+    entries = SyncLog.objects.for_practice(request.hint.practice)
+    level = request.GET.get("level", "")
+    if level in SyncLog.Level.values:
+        entries = entries.filter(level=level)
+    else:
+        level = ""
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    start = (page - 1) * PAGE_SIZE
+    rows = list(entries.order_by("-created_at", "-pk")[start : start + PAGE_SIZE + 1])
+    context = {
+        "entries": rows[:PAGE_SIZE],
+        "level": level,
+        "levels": SyncLog.Level.choices,
+        "page": page,
+        "has_next": len(rows) > PAGE_SIZE,
+        "options": options_for(request.hint.practice),
+    }
+    return render(request, "sync/log_list.html", context)
+
+
+@require_GET
+@hint_session(permission="administer")
+def log_detail(request: HintRequest, pk: int) -> HttpResponse:
+    entry = get_object_or_404(SyncLog.objects.for_practice(request.hint.practice), pk=pk)
+    return render(request, "sync/log_detail.html", {"entry": entry})
+
+
+class OptionsForm(forms.ModelForm):
+    class Meta:
+        model = SyncOptions
+        fields = [
+            "create_contacts_for_new_patients",
+            "create_contacts_when_batch_unmatched",
+            "log_level",
+            "log_retention_days",
+        ]
+        labels = {
+            "create_contacts_for_new_patients": (
+                "Create a contact for a new Hint patient without a demographic match"
+            ),
+            "create_contacts_when_batch_unmatched": (
+                "Create a contact when the patients batch finds no demographic match"
+            ),
+            "log_level": "Sync log level",
+            "log_retention_days": "Keep sync log entries for (days)",
+        }
+
+    def clean_log_retention_days(self) -> int:
+        days = self.cleaned_data["log_retention_days"]
+        if not 1 <= days <= 3650:
+            raise forms.ValidationError("Choose between 1 and 3650 days.")
+        return days
+
+
+@require_http_methods(["GET", "POST"])
+@hint_session(permission="administer")
+def options_edit(request: HintRequest) -> HttpResponse:
+    options = options_for(request.hint.practice)
+    form = OptionsForm(request.POST or None, instance=options)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "sync/options.html", {"form": form}, status=400)
+        form.save()
+        audit_record(hint=request.hint, action="sync.options_changed", target_type="options")
+        return redirect_with_session(request, "sync:options")
+    saved = request.GET.get("saved") == "1"
+    return render(request, "sync/options.html", {"form": form, "saved": saved})
+
+
+@require_GET
+@hint_session(permission="administer")
+def settings_panel(request: HintRequest) -> HttpResponse:
+    """The settings surface's panel: latest batch and links to batches, log and options."""
+    latest = Batch.objects.for_practice(request.hint.practice).order_by("-created_at").first()
+    return render(request, "sync/options_panel.html", {"latest": latest})

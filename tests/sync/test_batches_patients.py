@@ -1,0 +1,248 @@
+"""Batch: all Hint patients -> contacts (patient wins), with abort and resume."""
+
+import json
+import re
+from datetime import date
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import responses
+
+from sync import batches, services
+from sync.models import Batch, BatchRow, Contact
+from tests.sync.helpers import make_contact
+
+pytestmark = pytest.mark.django_db
+
+
+class WorkerKilled(BaseException):
+    """Stands for a worker process dying mid-batch (not an Exception: nothing catches it)."""
+
+
+def _patient(i: int, **extra):
+    return {
+        "id": f"pat-{i}",
+        "first_name": f"First{i}",
+        "last_name": f"Last{i}",
+        "dob": "1990-01-01",
+        "email": "",
+        "phones": [],
+        **extra,
+    }
+
+
+def _serve(mocked, hint_url, patients, seen_offsets=None):
+    def page(request):
+        query = parse_qs(urlparse(request.url).query)
+        offset, limit = int(query["offset"][0]), int(query["limit"][0])
+        if seen_offsets is not None:
+            seen_offsets.append(offset)
+        body = patients[offset : offset + limit]
+        return 200, {"X-Total-Count": str(len(patients))}, json.dumps(body)
+
+    mocked.add_callback(responses.GET, f"{hint_url}/api/provider/patients", callback=page)
+    mocked.add_callback(
+        responses.PATCH,
+        re.compile(rf"{hint_url}/api/provider/patients/pat-\d+"),
+        callback=lambda request: (200, {}, json.dumps({})),
+    )
+
+
+def _start(practice):
+    return batches.batch_start_patients(practice=practice, actor="Admin")
+
+
+def _patches(mocked):
+    return [c for c in mocked.calls if c.request.method == "PATCH"]
+
+
+def test_a_single_exact_match_is_linked_and_merged_patient_winning(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(
+        practice_a, first_name="first1", last_name="LAST1", dob=date(1990, 1, 1), email="a@x.test"
+    )
+    _serve(mocked_hint, hint_url, [_patient(1, address_city="Springfield")])
+    batch = _start(practice_a)
+
+    batches.batch_run(batch_id=batch.pk)
+
+    contact.refresh_from_db()
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.DONE
+    assert contact.hint_patient_id == "pat-1"
+    assert contact.first_name == "First1"  # patient wins
+    assert contact.city == "Springfield"  # filled from the patient
+    assert contact.last_batch_sync_id == batch.sync_id
+    body = json.loads(_patches(mocked_hint)[0].request.body)
+    assert body["email"] == "a@x.test"  # blank in Hint: filled from the contact
+    assert body["integration_record_id"] == str(contact.pk)
+    assert batch.counts == {"linked": 1}
+
+
+def test_several_matches_are_skipped_and_reported(practice_a, mocked_hint, hint_url):
+    for _ in range(2):
+        make_contact(practice_a, first_name="First1", last_name="Last1", dob=date(1990, 1, 1))
+    _serve(mocked_hint, hint_url, [_patient(1)])
+    batch = _start(practice_a)
+
+    batches.batch_run(batch_id=batch.pk)
+
+    row = BatchRow.objects.get(batch=batch)
+    assert row.outcome == BatchRow.Outcome.SKIPPED_MULTIPLE
+    assert "2 contacts" in row.message
+    assert not Contact.objects.linked().exists()
+    assert _patches(mocked_hint) == []
+
+
+def test_no_match_creates_a_contact_only_when_the_option_is_on(practice_a, mocked_hint, hint_url):
+    _serve(mocked_hint, hint_url, [_patient(1), _patient(2)])
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+    assert Contact.objects.count() == 0
+    assert Batch.objects.get(pk=batch.pk).counts == {"no_match": 2}
+
+    options = services.options_for(practice_a)
+    options.create_contacts_when_batch_unmatched = True
+    options.save()
+    second = _start(practice_a)
+    batches.batch_run(batch_id=second.pk)
+    assert sorted(Contact.objects.values_list("hint_patient_id", flat=True)) == ["pat-1", "pat-2"]
+    assert Batch.objects.get(pk=second.pk).counts == {"created": 2}
+    assert len(_patches(mocked_hint)) == 2  # our integration fields, once per new link
+
+
+def test_already_linked_contacts_take_the_patients_values(practice_a, mocked_hint, hint_url):
+    contact = make_contact(practice_a, hint_patient_id="pat-1", first_name="Old")
+    _serve(mocked_hint, hint_url, [_patient(1)])
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+    contact.refresh_from_db()
+    assert contact.first_name == "First1"
+    assert BatchRow.objects.get(batch=batch).outcome == BatchRow.Outcome.UPDATED
+
+
+def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
+    practice_a, mocked_hint, hint_url, monkeypatch
+):
+    options = services.options_for(practice_a)
+    options.create_contacts_when_batch_unmatched = True
+    options.save()
+    offsets: list[int] = []
+    _serve(mocked_hint, hint_url, [_patient(i) for i in range(1, 251)], offsets)
+    batch = _start(practice_a)
+    real_page = batches._patients_page
+    pages = {"n": 0}
+
+    def dying_page(*args, **kwargs):
+        pages["n"] += 1
+        real_page(*args, **kwargs)
+        if pages["n"] == 2:
+            raise WorkerKilled  # mid-page: the page's transaction never commits
+
+    monkeypatch.setattr(batches, "_patients_page", dying_page)
+    with pytest.raises(WorkerKilled):
+        batches.batch_run(batch_id=batch.pk)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.RUNNING  # as a dead worker leaves it
+    assert batch.checkpoint == 100
+    assert Contact.objects.count() == 100
+
+    monkeypatch.setattr(batches, "_patients_page", real_page)
+    batches.batch_run(batch_id=batch.pk)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.DONE
+    assert offsets == [0, 100, 100, 200]  # page one was not read again
+    assert Contact.objects.count() == 250
+    assert BatchRow.objects.filter(batch=batch).count() == 250
+    assert batch.counts == {"created": 250}
+    patched = [c.request.url.rsplit("/", 1)[1] for c in _patches(mocked_hint)]
+    assert len(patched) == len(set(patched)) == 250  # one write per patient, none twice
+
+
+def test_a_rerun_of_a_finished_batch_does_nothing(practice_a, mocked_hint, hint_url):
+    _serve(mocked_hint, hint_url, [_patient(1)])
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+    calls = len(mocked_hint.calls)
+    batches.batch_run(batch_id=batch.pk)
+    assert len(mocked_hint.calls) == calls
+
+
+def test_abort_stops_between_pages_and_keeps_what_is_done(
+    practice_a, mocked_hint, hint_url, monkeypatch
+):
+    _serve(mocked_hint, hint_url, [_patient(i) for i in range(1, 251)])
+    batch = _start(practice_a)
+    real_page = batches._patients_page
+
+    def page_then_abort(b, *args, **kwargs):
+        real_page(b, *args, **kwargs)
+        batches.batch_abort(batch=b, actor="Admin")
+
+    monkeypatch.setattr(batches, "_patients_page", page_then_abort)
+    batches.batch_run(batch_id=batch.pk)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.ABORTED
+    assert BatchRow.objects.filter(batch=batch).count() == 100
+    assert batch.finished_at is not None
+
+
+def test_a_queued_batch_aborts_at_once_and_never_runs(practice_a, mocked_hint):
+    batch = _start(practice_a)
+    batches.batch_abort(batch=batch, actor="Admin")
+    batches.batch_run(batch_id=batch.pk)
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.ABORTED
+    assert len(mocked_hint.calls) == 0
+
+
+def test_only_one_batch_runs_at_a_time_per_practice(practice_a, practice_b, mocked_hint):
+    _start(practice_a)
+    with pytest.raises(batches.BatchError):
+        _start(practice_a)
+    _start(practice_b)  # another practice is not blocked
+
+
+def test_hint_refusing_the_token_stops_the_batch_and_marks_the_practice_disconnected(
+    practice_a, mocked_hint, hint_url
+):
+    mocked_hint.get(f"{hint_url}/api/provider/patients", status=401, json={"message": "no"})
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+    batch.refresh_from_db()
+    practice_a.refresh_from_db()
+    assert batch.status == Batch.Status.FAILED
+    assert "Reconnect" in batch.message
+    assert practice_a.installation_status == "disconnected"
+
+
+def test_a_failed_write_back_is_reported_on_the_row_and_owed(practice_a, mocked_hint, hint_url):
+    options = services.options_for(practice_a)
+    options.create_contacts_when_batch_unmatched = True
+    options.save()
+    mocked_hint.get(
+        f"{hint_url}/api/provider/patients", json=[_patient(1)], headers={"X-Total-Count": "1"}
+    )
+    mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-1", status=422, json={"message": "x"})
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+    batch.refresh_from_db()
+    row = BatchRow.objects.get(batch=batch)
+    assert batch.status == Batch.Status.DONE
+    assert batch.counts["hint_writes_owed"] == 1
+    assert "Hint not updated" in row.message
+
+
+def test_a_batch_only_touches_its_own_practices_contacts(
+    practice_a, practice_b, mocked_hint, hint_url
+):
+    theirs = make_contact(practice_b, first_name="First1", last_name="Last1", dob=date(1990, 1, 1))
+    _serve(mocked_hint, hint_url, [_patient(1)])
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+    theirs.refresh_from_db()
+    assert theirs.hint_patient_id == ""
+    assert BatchRow.objects.get(batch=batch).outcome == BatchRow.Outcome.NO_MATCH

@@ -1,0 +1,271 @@
+import json
+
+import pytest
+import responses
+
+from sync import services
+from sync.models import Contact, Patient, SyncLog
+from sync.services import SyncError
+from tests.sync.helpers import make_contact, patient_json
+
+TOKEN = "session-token"
+
+
+def _patients(hint_url, pid="pat-100"):
+    return f"{hint_url}/api/provider/patients/{pid}"
+
+
+def _sent(call):
+    return json.loads(call.request.body)
+
+
+def test_linking_merges_with_the_contact_winning_and_writes_our_integration_fields(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a, email="new@x.test", city="")
+    mocked_hint.get(_patients(hint_url), json=patient_json())
+    mocked_hint.patch(_patients(hint_url), json=patient_json(email="new@x.test"))
+
+    services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == "pat-100"
+    assert contact.synced_to_hint is True
+    assert contact.city == "Springfield"  # blank here: filled from Hint
+    assert contact.email == "new@x.test"  # both set: contact wins
+    assert contact.insurance_payer == "Acme Health"  # Hint-only, copied
+    body = _sent(mocked_hint.calls[1])
+    assert body["email"] == "new@x.test"
+    assert body["last_name"] == "Nunez"
+    assert body["integration_record_id"] == str(contact.pk)
+    assert body["integration_web_link"] == f"https://partner.test/hint/sync/contacts/{contact.pk}"
+    assert "city" not in body
+    assert mocked_hint.calls[1].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_linking_to_another_patient_unlinks_the_previous_one_on_both_sides(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a, hint_patient_id="pat-old")
+    mocked_hint.get(_patients(hint_url), json=patient_json())
+    mocked_hint.patch(_patients(hint_url), json=patient_json())
+    mocked_hint.patch(_patients(hint_url, "pat-old"), json={"id": "pat-old"})
+
+    services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == "pat-100"
+    cleared = _sent(mocked_hint.calls[2])
+    assert cleared == {"integration_record_id": "", "integration_web_link": ""}
+
+
+def test_linking_a_patient_linked_to_another_contact_moves_the_link(
+    practice_a, mocked_hint, hint_url
+):
+    first = make_contact(practice_a, first_name="Other", hint_patient_id="pat-100")
+    contact = make_contact(practice_a)
+    mocked_hint.get(_patients(hint_url), json=patient_json())
+    mocked_hint.patch(_patients(hint_url), json=patient_json())
+
+    services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+
+    first.refresh_from_db()
+    assert first.hint_patient_id == ""
+    assert Contact.objects.get(hint_patient_id="pat-100") == contact
+
+
+def test_a_refused_link_changes_nothing_here_and_logs_an_error(practice_a, mocked_hint, hint_url):
+    contact = make_contact(practice_a)
+    mocked_hint.get(_patients(hint_url), json=patient_json())
+    mocked_hint.patch(
+        _patients(hint_url), status=422, json={"message": "Validation failed: Email is invalid"}
+    )
+
+    with pytest.raises(SyncError, match="Email is invalid"):
+        services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == ""
+    assert contact.city == ""
+    assert SyncLog.objects.filter(level="error").count() == 1
+
+
+def test_unlinking_removes_the_link_on_both_sides_and_keeps_both_records(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a, hint_patient_id="pat-100")
+    mocked_hint.patch(_patients(hint_url), json={"id": "pat-100"})
+
+    services.contact_unlink(contact=contact, actor="Ann", token=TOKEN)
+
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == "" and contact.synced_to_hint is False
+    assert _sent(mocked_hint.calls[0]) == {"integration_record_id": "", "integration_web_link": ""}
+    assert mocked_hint.calls[0].request.method == "PATCH"
+
+
+def test_creating_the_patient_in_hint_sends_the_contact_and_links_it(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a, mobile_phone="555-0300")
+    mocked_hint.post(
+        f"{hint_url}/api/provider/patients",
+        json=patient_json(id="pat-new", last_name="Nunez", insurance_payer=None),
+    )
+
+    services.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
+
+    body = _sent(mocked_hint.calls[0])
+    assert body["first_name"] == "Ana" and body["last_name"] == "Nunez"
+    assert body["dob"] == "1980-04-02"
+    assert body["phones"] == [{"type": "mobile", "number": "555-0300"}]
+    assert body["integration_record_id"] == str(contact.pk)
+    assert "middle_name" not in body  # blanks are not sent
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == "pat-new"
+    assert Patient.objects.filter(hint_id="pat-new").exists()
+
+
+def test_creating_a_patient_needs_a_first_and_last_name(practice_a, mocked_hint):
+    contact = make_contact(practice_a, last_name="")
+    with pytest.raises(SyncError, match="first and a last name"):
+        services.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
+    assert len(mocked_hint.calls) == 0
+
+
+def test_editing_a_linked_contact_pushes_only_the_changed_two_way_fields(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a, hint_patient_id="pat-100")
+    mocked_hint.patch(_patients(hint_url), json=patient_json(city="Shelbyville"))
+
+    warning = services.contact_update(
+        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor="Ann"
+    )
+
+    assert warning == ""
+    assert _sent(mocked_hint.calls[0]) == {"address_city": "Shelbyville"}
+
+
+def test_editing_an_unlinked_contact_calls_nobody(practice_a, mocked_hint):
+    contact = make_contact(practice_a)
+    services.contact_update(contact=contact, values={"city": "X"}, token=TOKEN, actor="Ann")
+    assert len(mocked_hint.calls) == 0
+
+
+def test_a_refused_push_keeps_the_edit_and_says_so(practice_a, mocked_hint, hint_url):
+    contact = make_contact(practice_a, hint_patient_id="pat-100")
+    mocked_hint.patch(_patients(hint_url), status=503)
+
+    warning = services.contact_update(
+        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor="Ann"
+    )
+
+    assert "Saved here, but not in Hint" in warning
+    contact.refresh_from_db()
+    assert contact.city == "Shelbyville"
+    assert SyncLog.objects.filter(level="error", contact_id_ref=str(contact.pk)).exists()
+
+
+def _mirror(practice, data):
+    from sync.mirror import patient_apply
+
+    return patient_apply(practice=practice, data=data).patient
+
+
+def test_a_linked_patients_update_in_hint_updates_the_contact_patient_wins(practice_a, mocked_hint):
+    contact = make_contact(practice_a, hint_patient_id="pat-100", city="Old town")
+    patient = _mirror(practice_a, patient_json(address_city="Springfield", email=""))
+
+    services.patient_changed(patient=patient)
+
+    contact.refresh_from_db()
+    assert contact.city == "Springfield"
+    assert contact.email == ""  # cleared in Hint: cleared here
+    assert contact.practitioner_name == "Dr. Who"
+    assert len(mocked_hint.calls) == 0
+
+
+@responses.activate
+def test_a_new_patient_with_the_option_on_links_its_single_unlinked_match(
+    practice_a, hint_url, django_capture_on_commit_callbacks
+):
+    services.options_for(practice_a).__class__.objects.filter(practice=practice_a).update(
+        create_contacts_for_new_patients=True
+    )
+    contact = make_contact(practice_a, first_name="ANA", last_name="Núñez", office_phone="555-9")
+    make_contact(practice_a, first_name="Ana", last_name="Nunez", hint_patient_id="pat-999")
+    responses.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        patient = _mirror(practice_a, patient_json())
+        services.patient_changed(patient=patient, created=True)
+
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == "pat-100"
+    assert contact.first_name == "Ana"  # patient wins
+    body = json.loads(responses.calls[0].request.body)
+    assert body["integration_record_id"] == str(contact.pk)
+    assert {"type": "office", "number": "555-9"} in body["phones"]  # filled into Hint
+
+
+@responses.activate
+def test_a_new_patient_without_a_match_gets_a_new_contact_when_the_option_is_on(
+    practice_a, hint_url, django_capture_on_commit_callbacks
+):
+    options = services.options_for(practice_a)
+    options.create_contacts_for_new_patients = True
+    options.save()
+    responses.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.patient_changed(patient=_mirror(practice_a, patient_json()), created=True)
+
+    contact = Contact.objects.get(hint_patient_id="pat-100")
+    assert contact.last_name == "Núñez" and contact.insurance_payer == "Acme Health"
+    assert json.loads(responses.calls[0].request.body)["integration_record_id"] == str(contact.pk)
+
+
+def test_a_new_patient_with_the_option_off_creates_nothing(practice_a, mocked_hint):
+    services.patient_changed(patient=_mirror(practice_a, patient_json()), created=True)
+    assert not Contact.objects.exists()
+
+
+def test_a_new_patient_matching_several_contacts_links_none_and_logs_it(practice_a, mocked_hint):
+    options = services.options_for(practice_a)
+    options.create_contacts_for_new_patients = True
+    options.save()
+    make_contact(practice_a)
+    make_contact(practice_a)
+
+    services.patient_changed(patient=_mirror(practice_a, patient_json()), created=True)
+
+    assert not Contact.objects.linked().exists()
+    assert SyncLog.objects.filter(level="error", patient_id="pat-100").exists()
+
+
+def test_an_update_of_an_unlinked_existing_patient_does_not_create_a_contact(
+    practice_a, mocked_hint
+):
+    options = services.options_for(practice_a)
+    options.create_contacts_for_new_patients = True
+    options.save()
+    services.patient_changed(patient=_mirror(practice_a, patient_json()), created=False)
+    assert not Contact.objects.exists()
+
+
+def test_services_never_touch_another_practices_contacts(practice_a, practice_b, mocked_hint):
+    theirs = make_contact(practice_b, hint_patient_id="pat-100", city="B town")
+    services.patient_changed(patient=_mirror(practice_a, patient_json()))
+    theirs.refresh_from_db()
+    assert theirs.city == "B town"
+
+
+def test_debug_entries_are_kept_only_when_the_log_level_is_debug(practice_a):
+    services.sync_log_write(practice=practice_a, level="debug", message="quiet")
+    assert not SyncLog.objects.exists()
+    options = services.options_for(practice_a)
+    options.log_level = "debug"
+    options.save()
+    services.sync_log_write(practice=practice_a, level="debug", message="loud")
+    assert SyncLog.objects.get().message == "loud"
