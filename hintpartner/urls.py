@@ -8,7 +8,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("hint/", include("handshake.urls")),
-    path("hint/webhooks", include("webhooks.urls")),
+    path("hint/", include("webhooks.urls")),  # hint/webhooks and its admin pages
     path("hint/sync/", include("sync.urls")),
     path("hint/notes/", include("interactions.urls")),
 ]

@@ -1,0 +1,107 @@
+"""The practice's patients (the mirror of Hint): list with live search, detail, backfill."""
+
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from handshake.audit import audit_record
+from handshake.decorators import HintRequest, hint_session
+from handshake.links import redirect_with_session, url_with_session
+from sync import backfill
+from sync.models import Patient
+from sync.patient_search import MAX_QUERY, patients_search
+
+PAGE_SIZE = 25
+LIST_FIELDS = (
+    "pk",
+    "first_name",
+    "last_name",
+    "dob",
+    "email",
+    "membership_status",
+    "inactive",
+    "practitioner_name",
+)
+
+
+def _results_context(request: HintRequest) -> dict[str, object]:
+    practice = request.hint.practice
+    query = request.GET.get("q", "")[:MAX_QUERY]
+    patients = Patient.objects.for_practice(practice).visible().only(*LIST_FIELDS)
+    matches = patients_search(patients, query).order_by("last_name_key", "first_name_key", "pk")
+    page = Paginator(matches, PAGE_SIZE).get_page(request.GET.get("page"))
+    key = request.hint.session_key
+
+    def page_url(number: int) -> str:
+        return url_with_session(request.path, key, q=query, page=number)
+
+    return {
+        "page": page,
+        "q": query,
+        "previous_url": page_url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        "backfill": backfill.backfill_latest(practice=practice),
+    }
+
+
+@require_GET
+@hint_session(permission="view_records")
+def patient_list(request: HintRequest) -> HttpResponse:
+    """All of the practice's patients, paginated; htmx requests get only the results."""
+    # The handshake app cannot queue our first pull when a practice connects; the first visit
+    # to the patients does (the integration.activated webhook does too).
+    backfill.backfill_ensure_first(practice=request.hint.practice)
+    context = _results_context(request)
+    if request.htmx:
+        return render(request, "sync/patients_results.html", context)
+    return render(request, "sync/patients.html", context)
+
+
+@require_GET
+@hint_session(permission="view_records")
+def patients_panel(request: HintRequest) -> HttpResponse:
+    """The core_page panel: search box and the first page of patients."""
+    backfill.backfill_ensure_first(practice=request.hint.practice)
+    return render(request, "sync/patients_panel.html", _results_context(request))
+
+
+@require_GET
+@hint_session(permission="view_records")
+def patient_detail(request: HintRequest, pk: int) -> HttpResponse:
+    """One patient as Hint last described it, with a link to the chart in Hint."""
+    patients = Patient.objects.for_practice(request.hint.practice).visible()
+    patient = get_object_or_404(patients, pk=pk)
+    audit_record(
+        hint=request.hint, action="patient.viewed", target_type="patient", target_id=str(pk)
+    )
+    return render(request, "sync/patients_detail.html", {"patient": patient})
+
+
+@require_GET
+@hint_session(permission="administer")
+def backfill_panel(request: HintRequest) -> HttpResponse:
+    """Settings panel: the last pull from Hint and its progress (polls while running)."""
+    run = backfill.backfill_latest(practice=request.hint.practice)
+    return render(request, "sync/patients_backfill_panel.html", {"run": run})
+
+
+@require_POST
+@hint_session(permission="administer")
+def backfill_start(request: HintRequest) -> HttpResponse:
+    """The "Refresh from Hint" button: queue a pull (or show the one under way)."""
+    practice = request.hint.practice
+    if not practice.is_connected:
+        context = {
+            "run": backfill.backfill_latest(practice=practice),
+            "error": "The app is not connected to Hint for this practice, so nothing can be "
+            "pulled. Finish or repeat the installation, then try again.",
+        }
+        # 409 for a plain form post; htmx swaps only 2xx, so the panel shows the message.
+        status = 200 if request.htmx else 409
+        return render(request, "sync/patients_backfill_panel.html", context, status=status)
+    run = backfill.backfill_start(practice=practice, requested_by=request.hint.actor_label)
+    audit_record(hint=request.hint, action="backfill.requested", target_type="backfill")
+    if request.htmx:
+        return render(request, "sync/patients_backfill_panel.html", {"run": run})
+    return redirect_with_session(request, "handshake:settings")

@@ -1,0 +1,119 @@
+"""The webhook admin pages (settings surface, permission `administer`): list, detail, replay."""
+
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from handshake.audit import audit_record
+from handshake.decorators import HintRequest, hint_session
+from handshake.links import redirect_with_session, url_with_session
+from webhooks import services
+from webhooks.models import WebhookEvent, WebhookEventQuerySet
+
+PAGE_SIZE = 25
+
+
+def _events(request: HintRequest) -> WebhookEventQuerySet:
+    return WebhookEvent.objects.for_practice(request.hint.practice)
+
+
+@require_GET
+@hint_session(permission="administer")
+def webhooks_panel(request: HintRequest) -> HttpResponse:
+    """Settings panel: how the inbox is doing, in one glance."""
+    events = _events(request)
+    context = {
+        "failed": events.failed().count(),
+        "waiting": events.filter(status=WebhookEvent.Status.PENDING).count(),
+        "last": events.order_by("-received_at").only("received_at").first(),
+    }
+    return render(request, "webhooks/_panel.html", context)
+
+
+@require_GET
+@hint_session(permission="administer")
+def events_page(request: HintRequest) -> HttpResponse:
+    """Every event of the practice, newest first, filtered by status and type."""
+    events = _events(request).only(
+        "pk", "type", "status", "note", "error", "attempts", "received_at", "next_attempt_at"
+    )
+    status = request.GET.get("status", "")
+    event_type = request.GET.get("type", "")[:100]
+    if status in WebhookEvent.Status.values:
+        events = events.filter(status=status)
+    else:
+        status = ""
+    if event_type:
+        events = events.filter(type=event_type)
+    page = Paginator(events.order_by("-received_at", "-pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    types = _events(request).order_by("type").values_list("type", flat=True).distinct()[:100]
+    key = request.hint.session_key
+
+    def page_url(number: int) -> str:
+        return url_with_session(request.path, key, status=status, type=event_type, page=number)
+
+    context = {
+        "page": page,
+        "status": status,
+        "event_type": event_type,
+        "statuses": WebhookEvent.Status.choices,
+        "types": list(types),
+        "previous_url": page_url(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        "failed": _events(request).failed().count(),
+        "replayed": request.GET.get("replayed", ""),
+    }
+    template = "webhooks/_events.html" if request.htmx else "webhooks/events.html"
+    return render(request, template, context)
+
+
+@require_GET
+@hint_session(permission="administer")
+def event_page(request: HintRequest, pk: int) -> HttpResponse:
+    """One event: what it was about, what happened, and the last error."""
+    event = get_object_or_404(_events(request), pk=pk)
+    obj = event.payload.get("object") if isinstance(event.payload, dict) else None
+    obj = obj if isinstance(obj, dict) else {}
+    about = " ".join(str(obj.get(k) or "") for k in ("first_name", "last_name")).strip()
+    context = {
+        "event": event,
+        "about": about or str(obj.get("name") or ""),
+        "replayable": event.status in (WebhookEvent.Status.FAILED, WebhookEvent.Status.PENDING),
+        "max_attempts": services.MAX_ATTEMPTS,
+    }
+    return render(request, "webhooks/event.html", context)
+
+
+@require_POST
+@hint_session(permission="administer")
+def event_replay(request: HintRequest, pk: int) -> HttpResponse:
+    """Queue one failed event again."""
+    event = get_object_or_404(_events(request), pk=pk)
+    if services.event_replay(event=event):
+        audit_record(
+            hint=request.hint,
+            action="webhook.replayed",
+            target_type="webhook_event",
+            target_id=str(event.pk),
+            detail=event.type,
+        )
+    return redirect_with_session(request, "webhooks:event", pk=event.pk)
+
+
+@require_POST
+@hint_session(permission="administer")
+def events_replay_failed(request: HintRequest) -> HttpResponse:
+    """Queue every failed event of the practice again."""
+    count = services.events_replay(practice=request.hint.practice)
+    audit_record(
+        hint=request.hint,
+        action="webhook.replayed_all",
+        target_type="webhook_event",
+        detail=f"{count} event(s)",
+    )
+    response = redirect_with_session(request, "webhooks:events")
+    response["Location"] += f"&replayed={count}"
+    return response
