@@ -1,9 +1,43 @@
 from django.urls import path
 
-from sync import views_patients
+from sync import views_batches, views_contacts, views_log, views_patients
 
 app_name = "sync"
 urlpatterns: list = []
+
+# Contacts, "Sync to Hint", batches, sync log and options (issue 6).
+urlpatterns += [
+    path("contacts/", views_contacts.contact_list, name="contacts"),
+    path("contacts/panel", views_contacts.contacts_panel, name="contacts-panel"),
+    path("contacts/new", views_contacts.contact_create, name="contact-create"),
+    path("contacts/<int:pk>", views_contacts.contact_detail, name="contact-detail"),
+    path("contacts/<int:pk>/edit", views_contacts.contact_edit, name="contact-edit"),
+    path("contacts/<int:pk>/sync", views_contacts.contact_sync, name="contact-sync"),
+    path(
+        "contacts/<int:pk>/sync/search",
+        views_contacts.contact_sync_search,
+        name="contact-sync-search",
+    ),
+    path("contacts/<int:pk>/link", views_contacts.contact_link, name="contact-link"),
+    path(
+        "contacts/<int:pk>/create-patient",
+        views_contacts.contact_create_patient,
+        name="contact-create-patient",
+    ),
+    path("contacts/<int:pk>/unlink", views_contacts.contact_unlink, name="contact-unlink"),
+    path("batches/", views_batches.batch_list, name="batches"),
+    path("batches/patients", views_batches.batch_start_patients, name="batch-start-patients"),
+    path("batches/csv", views_batches.batch_start_csv, name="batch-start-csv"),
+    path("batches/<int:pk>", views_batches.batch_detail, name="batch-detail"),
+    path("batches/<int:pk>/progress", views_batches.batch_progress, name="batch-progress"),
+    path("batches/<int:pk>/abort", views_batches.batch_abort, name="batch-abort"),
+    path("batches/<int:pk>/resume", views_batches.batch_resume, name="batch-resume"),
+    path("batches/<int:pk>/rows.csv", views_batches.batch_rows_csv, name="batch-rows-csv"),
+    path("log/", views_log.log_list, name="log"),
+    path("log/<int:pk>", views_log.log_detail, name="log-detail"),
+    path("options/", views_log.options_edit, name="options"),
+    path("options/panel", views_log.settings_panel, name="settings-panel"),
+]
 
 # The patient mirror: list, live search, detail, and backfill from Hint (issue 5).
 urlpatterns += [
