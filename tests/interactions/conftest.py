@@ -21,7 +21,8 @@ DR = services.Actor(user=None, label="Dr. Ada Clinician")
 def interaction_answer(note: Note, **overrides: Any) -> dict[str, Any]:
     """Hint's answer to a create or update of `note`'s interaction, shaped like Hint's."""
     data = json.loads((DATA / "interaction_created.json").read_text())
-    data.update(integration_record_id=str(note.pk), title=note.desired_hint_title, **overrides)
+    data.update({"integration_record_id": str(note.pk), "title": note.desired_hint_title})
+    data.update(overrides)
     return data
 
 

@@ -1,0 +1,116 @@
+"""The editor in a real browser: autosave, the two-tab conflict, and signing (headless Chromium).
+
+Hint is mocked with `responses` in this process (the live server runs in a thread of it).
+"""
+
+import os
+import shutil
+
+import pytest
+from django.urls import reverse
+
+from handshake.models import Practice
+from interactions import services
+from interactions.models import Note
+from tests.conftest import open_session
+from tests.interactions.conftest import (
+    DR,
+    PATIENT,
+    create_url,
+    interaction_answer,
+    make_note,
+    update_url,
+)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="needs Chromium (installed by .ci/run)"
+    ),
+]
+
+
+def eventually(page, check, *, seconds: float = 15) -> None:
+    """Wait (without asserting on time) until `check()` holds; fail after `seconds`."""
+    for _ in range(int(seconds * 4)):
+        if check():
+            return
+        page.wait_for_timeout(250)
+    assert check()
+
+
+@pytest.fixture
+def page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are
+    # still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def test_a_clinician_types_sees_it_saved_and_synced_then_signs(
+    page, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a)
+    mocked_hint.post(create_url(), json=interaction_answer(note, title="Knee pain"))
+    mocked_hint.patch(update_url(), json=interaction_answer(note, status="signed"))
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    url = live_server.url + reverse("interactions:note", args=[note.pk]) + f"?session_key={key}"
+
+    page.goto(url)
+    page.fill("#note-title", "Knee pain")
+    page.type("#note-body", "Swelling down since Monday.")
+    eventually(page, lambda: Note.objects.get(pk=note.pk).body == "Swelling down since Monday.")
+    page.wait_for_selector("#note-status >> text=Synced to Hint", timeout=15_000)
+
+    stored = Note.objects.get(pk=note.pk)
+    assert stored.hint_interaction_id == "inter-N0te1"
+    assert page.input_value("#note-base-version") == str(stored.version)
+
+    page.click("text=Sign…")
+    page.wait_for_selector("text=Sign this note?", timeout=10_000)
+    page.click("button:has-text('Sign the note')")
+    page.wait_for_selector("text=Signed by", timeout=10_000)
+    page.wait_for_selector("#note-status >> text=Synced to Hint", timeout=15_000)
+
+    stored.refresh_from_db()
+    assert stored.status == Note.Status.SIGNED
+    assert stored.hint_status == "signed"
+
+
+def test_a_second_tab_is_shown_both_versions_instead_of_overwriting(
+    page, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="Original")
+    mocked_hint.post(create_url(), json=interaction_answer(note))
+    mocked_hint.patch(update_url(), json=interaction_answer(note))
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    page.goto(
+        live_server.url + reverse("interactions:note", args=[note.pk]) + f"?session_key={key}"
+    )
+
+    # Another tab saves first.
+    services.note_save(
+        note=note, title="Visit", body="From the other tab", base_version=1, actor=DR
+    )
+    page.fill("#note-body", "From this tab")
+    page.wait_for_selector("#conflict-notice", timeout=15_000)
+
+    assert "From the other tab" in page.inner_text("#note-conflict")
+    assert "From this tab" in page.inner_text("#note-conflict")
+    assert Note.objects.get(pk=note.pk).body == "From the other tab"
+
+    page.click("button:has-text('Keep my version')")
+    page.wait_for_selector("#note-form", timeout=10_000)
+    eventually(page, lambda: Note.objects.get(pk=note.pk).body == "From this tab")
