@@ -126,14 +126,15 @@ HINT_PATIENT_WRITE_PERMISSIONS = ["edit_records", "unlink_contacts", "write_note
 # Surface composition: each surface loads these panels (URL names of htmx partials served by the
 # app that owns them, each behind @hint_session); HINT_NAV adds header links (label, URL name).
 HINT_SURFACE_PANELS: dict[str, list[str]] = {
-    "core_page": ["sync:patients-panel", "interactions:my-drafts-panel"],
-    "settings": ["sync:backfill-panel", "webhooks:panel"],
+    "core_page": ["sync:patients-panel", "sync:contacts-panel", "interactions:my-drafts-panel"],
+    "settings": ["sync:backfill-panel", "sync:settings-panel", "webhooks:panel"],
     "clinical_chart": ["interactions:chart-panel"],
     "clinical_interaction": ["interactions:interaction-panel"],
 }
 HINT_NAV: list[tuple[str, str]] = [
     ("Home", "handshake:core_page"),
     ("Patients", "sync:patients"),
+    ("Contacts", "sync:contacts"),
     ("Settings", "handshake:settings"),
 ]
 

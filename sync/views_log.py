@@ -90,8 +90,11 @@ def options_edit(request: HintRequest) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_records")
 def settings_panel(request: HintRequest) -> HttpResponse:
-    """The settings surface's panel: latest batch and links to batches, log and options."""
+    """The settings surface's panel: latest batch and links to batches, log and options.
+
+    Anyone may load it (the surface loads every panel); only admins see its content.
+    """
     latest = Batch.objects.for_practice(request.hint.practice).order_by("-created_at").first()
     return render(request, "sync/options_panel.html", {"latest": latest})
