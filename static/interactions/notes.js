@@ -1,4 +1,6 @@
-// Show saved times in the reader's own time zone (the server renders UTC as a fallback).
+// Clinical notes: local times, and a copy of unsaved editor text kept in this tab's
+// sessionStorage until the server confirms it (an expired session or a reload between keystroke
+// and autosave must not lose words). The copy is removed as soon as a save covers it.
 (function () {
   function localize(root) {
     root.querySelectorAll("time[data-local-time]").forEach(function (el) {
@@ -9,6 +11,42 @@
       el.textContent = at.toLocaleString([], opts);
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { localize(document); });
+
+  function keepUnsaved() {
+    var form = document.getElementById("note-form");
+    if (!form || !window.sessionStorage) return;
+    var key = "hintpartner-note-" + form.dataset.noteId;
+    var title = document.getElementById("note-title");
+    var body = document.getElementById("note-body");
+    var edits = 0, sent = -1, kept = null;
+    try { kept = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (e) { kept = null; }
+    var box = document.getElementById("note-unsaved");
+    if (kept && kept.title === title.value && kept.body === body.value) {
+      sessionStorage.removeItem(key);  // the server has it
+    } else if (kept && box) {
+      box.hidden = false;
+      box.querySelector("button").addEventListener("click", function () {
+        title.value = kept.title; body.value = kept.body; box.hidden = true;
+        body.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    }
+    if (title.value !== title.defaultValue || body.value !== body.defaultValue) {
+      // The browser restored text the server never got: save it.
+      setTimeout(function () { body.dispatchEvent(new Event("input", { bubbles: true })); }, 0);
+    }
+    form.addEventListener("input", function () {
+      edits += 1;
+      sessionStorage.setItem(key, JSON.stringify({ title: title.value, body: body.value }));
+    });
+    form.addEventListener("htmx:beforeRequest", function () { sent = edits; });
+    form.addEventListener("htmx:afterRequest", function (e) {
+      if (e.detail.xhr && e.detail.xhr.status === 200 && sent === edits) sessionStorage.removeItem(key);
+    });
+    document.querySelectorAll("[data-forget-unsaved]").forEach(function (el) {
+      el.addEventListener("click", function () { sessionStorage.removeItem(key); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { localize(document); keepUnsaved(); });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
 })();

@@ -114,3 +114,24 @@ def test_a_second_tab_is_shown_both_versions_instead_of_overwriting(
     page.click("button:has-text('Keep my version')")
     page.wait_for_selector("#note-form", timeout=10_000)
     eventually(page, lambda: Note.objects.get(pk=note.pk).body == "From this tab")
+
+
+def test_text_typed_just_before_a_reload_is_offered_back(
+    page, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="Saved part.")
+    mocked_hint.post(create_url(), json=interaction_answer(note))
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    url = live_server.url + reverse("interactions:note", args=[note.pk]) + f"?session_key={key}"
+    page.goto(url)
+
+    page.fill("#note-body", "Saved part. Typed just before the reload.")
+    page.reload()  # before the autosave's pause is over
+
+    page.wait_for_selector("#note-unsaved >> text=Restore it", timeout=10_000)
+    page.click("#note-unsaved button")
+    eventually(
+        page,
+        lambda: Note.objects.get(pk=note.pk).body == "Saved part. Typed just before the reload.",
+    )
