@@ -19,6 +19,10 @@ class HintContext:
     # The session-scoped Hint key from the handshake; the practice token when the handshake
     # carried none and the practice is installed; "" otherwise.
     token: str
+    # "session" (the handshake's key), "practice" (the installation's), or "" (none): on a 401
+    # from Hint, a session token means "reopen the app"; only a practice token means the practice
+    # is disconnected (handshake.services.practice_mark_disconnected).
+    token_source: str
     patient_id: str
     patient_name: str
     interaction_id: str

@@ -136,6 +136,8 @@ def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedS
         practice = _practice_upsert(hint_id=practice_id, name=_text(practice_data.get("name"), 300))
         if replay_digest:
             _replay_refuse(practice=practice, digest=replay_digest, now=now)
+        # Sessions past their absolute expiry are dead: clear them out as new ones open.
+        HintSession.objects.filter(expires_at__lt=now).delete()
         user = None
         if access_context == STANDARD:
             user = _user_upsert(practice=practice, user_id=user_id, data=user_data, now=now)
@@ -253,7 +255,12 @@ def context_build(*, session: HintSession, key: str) -> HintContext:
     else:
         permissions = permissions_for_roles(user.roles)
         label = user.display_name
-    token = session.access_token or (practice.token if practice.is_connected else "")
+    if session.access_token:
+        token, token_source = session.access_token, "session"
+    elif practice.is_connected:
+        token, token_source = practice.token, "practice"
+    else:
+        token, token_source = "", ""
     return HintContext(
         practice=practice,
         user=user,
@@ -261,6 +268,7 @@ def context_build(*, session: HintSession, key: str) -> HintContext:
         permissions=permissions,
         session_key=key,
         token=token,
+        token_source=token_source,
         patient_id=session.patient_id,
         patient_name=session.patient_name,
         interaction_id=session.interaction_id,

@@ -144,7 +144,7 @@ def test_the_context_never_shows_its_key_or_token(admin_key: str) -> None:
 
 def test_the_context_uses_the_session_token_first(practice_a: Practice) -> None:
     hint = hint_for(open_session(practice_a, ["staff"], access_token="sess-tok"))
-    assert hint.token == "sess-tok"
+    assert (hint.token, hint.token_source) == ("sess-tok", "session")
 
 
 def test_the_context_falls_back_to_the_practice_token(practice_a: Practice) -> None:
@@ -152,7 +152,17 @@ def test_the_context_falls_back_to_the_practice_token(practice_a: Practice) -> N
 
     payload = {"user": {"id": "u1"}, "practice": {"id": practice_a.hint_id}}
     opened = session_open(payload=payload)
-    assert context_build(session=opened.session, key=opened.key).token == "practice-a-token"
+    hint = context_build(session=opened.session, key=opened.key)
+    assert (hint.token, hint.token_source) == ("practice-a-token", "practice")
+
+
+def test_the_context_has_no_token_before_installation_without_a_session_token() -> None:
+    from handshake.services import session_open
+
+    payload = {"user": {"id": "u1"}, "practice": {"id": "pra-new"}}
+    opened = session_open(payload=payload)
+    hint = context_build(session=opened.session, key=opened.key)
+    assert (hint.token, hint.token_source) == ("", "")
 
 
 def test_hint_url_and_hint_key_field_carry_the_key(rf: RequestFactory, admin_key: str) -> None:

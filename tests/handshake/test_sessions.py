@@ -67,3 +67,12 @@ def test_empty_roles_get_the_denial_page(client: Client, practice_a) -> None:
     assert response.status_code == 403
     assert b"no role" in response.content
     assert PracticeUser.objects.get().roles == []
+
+
+def test_sessions_past_their_absolute_expiry_are_purged_as_new_ones_open(
+    practice_a, admin_key: str
+) -> None:
+    HintSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    open_session(practice_a, ["staff"])
+    assert not HintSession.objects.filter(key_hash=key_hash(admin_key)).exists()
+    assert HintSession.objects.count() == 1
