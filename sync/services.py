@@ -7,12 +7,14 @@ Webhooks and backfill call `patient_changed` after the mirror changes.
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from hintpartner.hint import api, errors
 from hintpartner.hint.paths import INTEGRATION_RECORD_ID, INTEGRATION_WEB_LINK, PATIENT_ID
@@ -25,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # A mirror row first seen this recently (relative to its own update) counts as a new patient.
 NEW_PATIENT_WINDOW_SECONDS = 5
+# ...and only when Hint created it this recently (see _is_new).
+NEW_PATIENT_MAX_AGE = timedelta(days=2)
 
 
 class SyncError(Exception):
@@ -398,11 +402,30 @@ def patient_create_from_contact(*, contact: Contact, actor: str, token: str) -> 
 # --- Hint -> contacts ------------------------------------------------------------------------
 
 
-def _is_new(patient: Any) -> bool:
-    created, updated = getattr(patient, "created_at", None), getattr(patient, "updated_at", None)
-    if created is None or updated is None:
+def _is_new(patient: Any, created: bool | None) -> bool:
+    """A patient new in Hint, not merely new to our mirror.
+
+    `created` says the mirror had no row before; a first backfill says that of every patient,
+    so Hint's own `created_at` must also be recent, or the option would turn the whole backlog
+    into contacts (that is the batch's job).
+    """
+    if created is None:  # older callers: the mirror row was made by this change
+        first_seen, changed = (
+            getattr(patient, "created_at", None),
+            getattr(patient, "updated_at", None),
+        )
+        created = (
+            bool(first_seen and changed)
+            and abs((changed - first_seen).total_seconds()) <= NEW_PATIENT_WINDOW_SECONDS
+        )
+    if not created:
         return False
-    return abs((updated - created).total_seconds()) <= NEW_PATIENT_WINDOW_SECONDS
+    hint_created = parse_datetime(str((patient.data or {}).get("created_at") or ""))
+    if hint_created is None:
+        return True
+    if timezone.is_naive(hint_created):
+        hint_created = timezone.make_aware(hint_created, timezone.UTC)
+    return timezone.now() - hint_created <= NEW_PATIENT_MAX_AGE
 
 
 def patient_changed(*, patient: Any, created: bool | None = None) -> None:
@@ -438,7 +461,7 @@ def patient_changed(*, patient: Any, created: bool | None = None) -> None:
                 patient_id=patient.hint_id,
             )
         return
-    is_new = created if created is not None else _is_new(patient)
+    is_new = _is_new(patient, created)
     options = options_for(practice)
     if not is_new or not options.create_contacts_for_new_patients:
         return

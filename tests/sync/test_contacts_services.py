@@ -167,6 +167,13 @@ def test_a_refused_push_keeps_the_edit_and_says_so(practice_a, mocked_hint, hint
     assert SyncLog.objects.filter(level="error", contact_id_ref=str(contact.pk)).exists()
 
 
+def _new(**overrides):
+    """A patient Hint created just now (a new patient, not the backlog)."""
+    from django.utils import timezone
+
+    return patient_json(created_at=timezone.now().isoformat(), **overrides)
+
+
 def _mirror(practice, data):
     from sync.mirror import patient_apply
 
@@ -198,7 +205,7 @@ def test_a_new_patient_with_the_option_on_links_its_single_unlinked_match(
     responses.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
 
     with django_capture_on_commit_callbacks(execute=True):
-        patient = _mirror(practice_a, patient_json())
+        patient = _mirror(practice_a, _new())
         services.patient_changed(patient=patient, created=True)
 
     contact.refresh_from_db()
@@ -219,7 +226,7 @@ def test_a_new_patient_without_a_match_gets_a_new_contact_when_the_option_is_on(
     responses.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.patient_changed(patient=_mirror(practice_a, patient_json()), created=True)
+        services.patient_changed(patient=_mirror(practice_a, _new()), created=True)
 
     contact = Contact.objects.get(hint_patient_id="pat-100")
     assert contact.last_name == "Núñez" and contact.insurance_payer == "Acme Health"
@@ -227,7 +234,7 @@ def test_a_new_patient_without_a_match_gets_a_new_contact_when_the_option_is_on(
 
 
 def test_a_new_patient_with_the_option_off_creates_nothing(practice_a, mocked_hint):
-    services.patient_changed(patient=_mirror(practice_a, patient_json()), created=True)
+    services.patient_changed(patient=_mirror(practice_a, _new()), created=True)
     assert not Contact.objects.exists()
 
 
@@ -238,7 +245,7 @@ def test_a_new_patient_matching_several_contacts_links_none_and_logs_it(practice
     make_contact(practice_a)
     make_contact(practice_a)
 
-    services.patient_changed(patient=_mirror(practice_a, patient_json()), created=True)
+    services.patient_changed(patient=_mirror(practice_a, _new()), created=True)
 
     assert not Contact.objects.linked().exists()
     assert SyncLog.objects.filter(level="error", patient_id="pat-100").exists()
@@ -269,3 +276,12 @@ def test_debug_entries_are_kept_only_when_the_log_level_is_debug(practice_a):
     options.save()
     services.sync_log_write(practice=practice_a, level="debug", message="loud")
     assert SyncLog.objects.get().message == "loud"
+
+
+def test_a_backfilled_old_patient_is_not_a_new_patient(practice_a, mocked_hint):
+    options = services.options_for(practice_a)
+    options.create_contacts_for_new_patients = True
+    options.save()
+    old = _mirror(practice_a, patient_json(created_at="2020-01-01T00:00:00Z"))
+    services.patient_changed(patient=old, created=True)  # first seen by a backfill
+    assert not Contact.objects.exists()
