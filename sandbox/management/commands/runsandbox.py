@@ -1,0 +1,60 @@
+import os
+import threading
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from sandbox import delivery
+from sandbox.management.commands._guard import require_sandbox_settings
+from sandbox.models import Config
+
+FAULT_ENV = {
+    "SANDBOX_FAULT_ERROR_RATE": "fault_error_rate",
+    "SANDBOX_FAULT_LATENCY_MS": "fault_latency_ms",
+    "SANDBOX_FAULT_TIMEOUT_RATE": "fault_timeout_rate",
+    "SANDBOX_FAULT_LATE_SUCCESS_RATE": "fault_late_success_rate",
+    "SANDBOX_FAULT_SLOW_SECONDS": "fault_slow_seconds",
+    "SANDBOX_RATE_LIMIT": "rate_limit_per_second",
+}
+
+
+class Command(BaseCommand):
+    help = "Run the sandbox (a local Hint): host page, APIs, /hint-sdk.js and webhook delivery."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", type=int, default=8001)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--app-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--public-url", default="", help="How browsers reach the sandbox (default host:port)."
+        )
+        parser.add_argument("--no-delivery", action="store_true", help="Do not send webhooks.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        require_sandbox_settings()
+        config = Config.get()
+        config.app_url = options["app_url"].rstrip("/")
+        config.public_url = (
+            options["public_url"] or f"http://{options['host']}:{options['port']}"
+        ).rstrip("/")
+        for name, field in FAULT_ENV.items():
+            if os.environ.get(name):
+                value = float(os.environ[name])
+                setattr(config, field, int(value) if field == "fault_latency_ms" else value)
+        config.save()
+        if not options["no_delivery"]:
+            stop = threading.Event()
+            threading.Thread(
+                target=delivery.run_forever, args=(stop,), name="webhooks", daemon=True
+            ).start()
+        self.stdout.write(
+            f"Sandbox on {config.public_url} (the app: {config.app_url}). Ctrl-C stops it."
+        )
+        call_command(
+            "runserver",
+            f"{options['host']}:{options['port']}",
+            use_reloader=False,
+            use_threading=True,
+            skip_checks=True,
+        )

@@ -1,0 +1,89 @@
+"""A sandbox alone, with a tiny recording server standing in for the app."""
+
+import json
+import threading
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.e2e.live import LiveStack, Processes, fresh_secrets, sandbox_start
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Records every request; answers from `statuses[path]` (a queue), else 200."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    statuses: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def to(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path.startswith(path)]
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = self.path.split("?")[0]
+            with receiver.lock:
+                receiver.requests.append(Received(self.command, path, dict(self.headers), body))
+                queue = receiver.statuses.get(path)
+                status = queue.popleft() if queue else 200
+            payload = b"{}"
+            if path == "/hint/handshake" and status == 200:
+                payload = json.dumps({"session_key": f"key-{len(receiver.requests)}"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_POST = do_GET = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    recv = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recv))
+    recv.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield recv
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[LiveStack]:
+    """A live sandbox whose "app" is the receiver. `app_url` is the receiver's URL."""
+    procs = Processes(tmp_path_factory.mktemp("sandbox"))
+    shared = fresh_secrets()
+    try:
+        url = sandbox_start(procs, shared, app_url=receiver.url)
+        yield LiveStack(app_url=receiver.url, sandbox_url=url, secrets=shared, processes=procs)
+    finally:
+        procs.stop()
