@@ -76,14 +76,14 @@ def sync_log_purge(*, now: Any = None) -> int:
     now = now or timezone.now()
     deleted = 0
     for options in SyncOptions.objects.all():
-        cutoff = now - timezone.timedelta(days=options.log_retention_days)
+        cutoff = now - timedelta(days=options.log_retention_days)
         count, _ = (
             SyncLog.objects.for_practice(options.practice_id).filter(created_at__lt=cutoff).delete()
         )
         deleted += count
     # Practices that never saved options keep the default retention.
     default_days = SyncOptions._meta.get_field("log_retention_days").default
-    cutoff = now - timezone.timedelta(days=default_days)
+    cutoff = now - timedelta(days=default_days)
     with_options = SyncOptions.objects.values("practice_id")
     count, _ = (
         SyncLog.objects.exclude(practice_id__in=with_options).filter(created_at__lt=cutoff).delete()
