@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 
 from handshake.models import Practice
@@ -31,6 +32,17 @@ pytestmark = [
         not os.path.exists(CHROMIUM), reason="needs Chromium (installed by .ci/run)"
     ),
 ]
+
+
+def stored(page, pk: int) -> Note:
+    """The note as the database holds it. The live server writes from another thread, and the
+    in-memory SQLite test database answers "table is locked" instead of waiting: read again."""
+    for _ in range(40):
+        try:
+            return Note.objects.get(pk=pk)
+        except OperationalError:
+            page.wait_for_timeout(100)
+    return Note.objects.get(pk=pk)
 
 
 def eventually(page, check, *, seconds: float = 15) -> None:
@@ -70,12 +82,12 @@ def test_a_clinician_types_sees_it_saved_and_synced_then_signs(
     page.goto(url)
     page.fill("#note-title", "Knee pain")
     page.type("#note-body", "Swelling down since Monday.")
-    eventually(page, lambda: Note.objects.get(pk=note.pk).body == "Swelling down since Monday.")
+    eventually(page, lambda: stored(page, note.pk).body == "Swelling down since Monday.")
     page.wait_for_selector("#note-status >> text=Synced to Hint", timeout=15_000)
 
-    stored = Note.objects.get(pk=note.pk)
-    assert stored.hint_interaction_id == "inter-N0te1"
-    assert page.input_value("#note-base-version") == str(stored.version)
+    saved = stored(page, note.pk)
+    assert saved.hint_interaction_id == "inter-N0te1"
+    assert page.input_value("#note-base-version") == str(saved.version)
 
     page.click("text=Sign…")
     page.wait_for_selector("text=Sign this note?", timeout=10_000)
@@ -83,9 +95,9 @@ def test_a_clinician_types_sees_it_saved_and_synced_then_signs(
     page.wait_for_selector("text=Signed by", timeout=10_000)
     page.wait_for_selector("#note-status >> text=Synced to Hint", timeout=15_000)
 
-    stored.refresh_from_db()
-    assert stored.status == Note.Status.SIGNED
-    assert stored.hint_status == "signed"
+    saved = stored(page, note.pk)
+    assert saved.status == Note.Status.SIGNED
+    assert saved.hint_status == "signed"
 
 
 def test_a_second_tab_is_shown_both_versions_instead_of_overwriting(
@@ -109,11 +121,11 @@ def test_a_second_tab_is_shown_both_versions_instead_of_overwriting(
 
     assert "From the other tab" in page.inner_text("#note-conflict")
     assert "From this tab" in page.inner_text("#note-conflict")
-    assert Note.objects.get(pk=note.pk).body == "From the other tab"
+    assert stored(page, note.pk).body == "From the other tab"
 
     page.click("button:has-text('Keep my version')")
     page.wait_for_selector("#note-form", timeout=10_000)
-    eventually(page, lambda: Note.objects.get(pk=note.pk).body == "From this tab")
+    eventually(page, lambda: stored(page, note.pk).body == "From this tab")
 
 
 def test_text_typed_just_before_a_reload_is_offered_back(
@@ -133,5 +145,5 @@ def test_text_typed_just_before_a_reload_is_offered_back(
     page.click("#note-unsaved button")
     eventually(
         page,
-        lambda: Note.objects.get(pk=note.pk).body == "Saved part. Typed just before the reload.",
+        lambda: stored(page, note.pk).body == "Saved part. Typed just before the reload.",
     )
