@@ -333,3 +333,9 @@ def test_the_preflight_allows_a_private_network_request(client: Client) -> None:
         HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK="true",
     )
     assert response["Access-Control-Allow-Private-Network"] == "true"
+
+
+def test_the_app_never_proxies_hints_credential_routes(client: Client, admin_key: str) -> None:
+    url = "/hint/api/provider/installations/other-partner/credential"
+    assert client.get(url, {"session_key": admin_key}).status_code == 404
+    assert client.post(url, {"session_key": admin_key}).status_code == 404
