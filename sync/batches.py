@@ -373,7 +373,7 @@ def _patients_page(
             row.push_body = _owed(contact, result, data)
         elif create:
             contact = Contact(practice=practice, hint_patient_id=pid)
-            fieldmap.contact_assign(contact, theirs)
+            fieldmap.contact_fill_new(contact, theirs)
             contact.last_batch_sync_id = batch.sync_id
             contact.last_synced_at = timezone.now()
             contact.refresh_keys()

@@ -191,6 +191,19 @@ def patient_values(patient: dict[str, Any]) -> Values:
 # --- writing ---------------------------------------------------------------------------------
 
 
+def contact_fill_new(contact: Any, values: Values) -> None:
+    """Set canonical `values` on a new, unsaved Contact (no comparison: a batch's fast path)."""
+    for name, value in values.items():
+        kind = _BY_CONTACT[name].kind
+        if kind is Kind.DATE:
+            value = parse_date(value) if value else None
+        elif kind is Kind.DATETIME:
+            value = parse_datetime(value) if value else None
+        elif kind is not Kind.BOOL:
+            value = value or ""
+        setattr(contact, name, value)
+
+
 def contact_assign(contact: Any, values: Values) -> list[str]:
     """Set canonical `values` on a Contact; returns the names of the fields that changed."""
     changed = []

@@ -5,6 +5,7 @@ one transaction. If Hint refuses, nothing changed here; the message says what to
 Webhooks and backfill call `patient_changed` after the mirror changes.
 """
 
+import functools
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -94,9 +95,18 @@ def sync_log_purge(*, now: Any = None) -> int:
 # --- helpers ---------------------------------------------------------------------------------
 
 
+_PK_MARK = 987654321
+
+
+@functools.cache
+def _contact_link_template() -> str:
+    # reverse() once: batches build thousands of these links.
+    return settings.APP_URL + reverse("sync:contact-detail", args=[_PK_MARK])
+
+
 def contact_web_link(contact: Contact) -> str:
     """The deep link written into Hint (`integration_web_link`) to this contact's page."""
-    return settings.APP_URL + reverse("sync:contact-detail", args=[contact.pk])
+    return _contact_link_template().replace(str(_PK_MARK), str(contact.pk))
 
 
 def integration_fields(contact: Contact) -> dict[str, str]:
