@@ -27,6 +27,11 @@ LIST_FIELDS = (
 
 def _results_context(request: HintRequest) -> dict[str, object]:
     practice = request.hint.practice
+    run = backfill.backfill_latest(practice=practice)
+    if run is None:
+        # The handshake app cannot queue our first pull when a practice connects; the first
+        # visit to the patients does (the integration.activated webhook does too).
+        run = backfill.backfill_ensure_first(practice=practice)
     query = request.GET.get("q", "")[:MAX_QUERY]
     patients = Patient.objects.for_practice(practice).visible().only(*LIST_FIELDS)
     matches = patients_search(patients, query).order_by("last_name_key", "first_name_key", "pk")
@@ -41,7 +46,7 @@ def _results_context(request: HintRequest) -> dict[str, object]:
         "q": query,
         "previous_url": page_url(page.previous_page_number()) if page.has_previous() else "",
         "next_url": page_url(page.next_page_number()) if page.has_next() else "",
-        "backfill": backfill.backfill_latest(practice=practice),
+        "backfill": run,
     }
 
 
@@ -49,9 +54,6 @@ def _results_context(request: HintRequest) -> dict[str, object]:
 @hint_session(permission="view_records")
 def patient_list(request: HintRequest) -> HttpResponse:
     """All of the practice's patients, paginated; htmx requests get only the results."""
-    # The handshake app cannot queue our first pull when a practice connects; the first visit
-    # to the patients does (the integration.activated webhook does too).
-    backfill.backfill_ensure_first(practice=request.hint.practice)
     context = _results_context(request)
     if request.htmx:
         return render(request, "sync/patients_results.html", context)
@@ -62,7 +64,6 @@ def patient_list(request: HintRequest) -> HttpResponse:
 @hint_session(permission="view_records")
 def patients_panel(request: HintRequest) -> HttpResponse:
     """The core_page panel: search box and the first page of patients."""
-    backfill.backfill_ensure_first(practice=request.hint.practice)
     return render(request, "sync/patients_panel.html", _results_context(request))
 
 

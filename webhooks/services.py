@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
 
 from handshake import services as handshake_services
 from handshake.models import Practice
@@ -159,9 +160,16 @@ def _store_unrouted(
 
 
 def _queue(event: WebhookEvent) -> None:
+    """Queue the event's processing; called inside the transaction that stored the event."""
     from webhooks.tasks import webhook_event_process
 
-    enqueue_on_commit(webhook_event_process, event.pk)
+    if isinstance(webhook_event_process.get_backend(), DatabaseBackend):
+        # The task row lives in the same database: writing it in the event's transaction makes
+        # the pair atomic (no event without its task) and costs one commit instead of two.
+        webhook_event_process.enqueue(event.pk)
+    else:
+        # Redis (or the immediate backend in tests) must not see the task before the row.
+        enqueue_on_commit(webhook_event_process, event.pk)
 
 
 # --- processing -------------------------------------------------------------------------------

@@ -1,0 +1,407 @@
+"""Webhook acknowledge throughput and patient search latency, on gunicorn + PostgreSQL.
+
+    .venv/bin/python bench/webhooks/run.py            # defaults: 5,000 events, 100,000 patients
+
+One command: starts a private PostgreSQL cluster in a temp dir on a free port (or uses
+--database-url), migrates, creates a connected practice, starts gunicorn on a free loopback
+port, then
+  1. sends signed webhook deliveries from a thread pool with keep-alive connections (bounded by
+     --events and --seconds) and reports events/s acknowledged, p50/p99 latency, and events
+     stored vs sent;
+  2. seeds --patients patients and times the live-search request (the htmx GET the search box
+     sends) over a mix of queries: p50/p95.
+Everything it starts is stopped at the end. Loopback only; see bench/webhooks/README.md.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+PYTHON = ROOT / ".venv" / "bin" / "python"
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+PRACTICE_ID = "pra-bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def private_postgres() -> Any:
+    """A throwaway cluster owned by the postgres user, like .ci/run's."""
+    versions = sorted(
+        os.listdir("/usr/lib/postgresql"), key=lambda v: [int(x) for x in v.split(".")]
+    )
+    bin_dir = f"/usr/lib/postgresql/{versions[-1]}/bin"
+    data = tempfile.mkdtemp(prefix="hintbench-pg.")
+    shutil.chown(data, "postgres")
+    port = free_port()
+    as_pg = ["su", "postgres", "-c"]
+    subprocess.run(
+        [*as_pg, f"{bin_dir}/initdb -D {data} -A trust -U postgres"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {data} " + os.environ.get("BENCH_PG_OPTS", "")
+    subprocess.run(
+        [*as_pg, f"{bin_dir}/pg_ctl -D {data} -o '{opts}' -l {data}/log start -w"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/hintbench"
+    finally:
+        subprocess.run([*as_pg, f"{bin_dir}/pg_ctl -D {data} stop -m fast"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], workers: int, threads: int) -> Any:
+    port = free_port()
+    cmd = [
+        str(GUNICORN),
+        "hintpartner.wsgi",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        str(workers),
+        "-k",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "10",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "2048",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("gunicorn did not start")
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def percentile(values: list[float], pct: int) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+# --- 1. webhooks -------------------------------------------------------------------------------
+
+
+def build_events(count: int, secret: str) -> list[tuple[bytes, str]]:
+    from hintpartner.hint.signing import sign
+
+    run = uuid.uuid4().hex[:8]
+    out = []
+    for i in range(count):
+        body = json.dumps(
+            {
+                "id": f"evt-bench-{run}-{i}",
+                "type": "patient.updated",
+                "practice_id": PRACTICE_ID,
+                "created_at": "2026-05-26T14:23:00.000Z",
+                "object": {
+                    "id": f"pat-{i % 5000}",
+                    "first_name": "Bench",
+                    "last_name": f"Patient{i}",
+                    "dob": "1980-01-01",
+                    "email": f"bench{i}@example.test",
+                    "updated_at": "2026-05-26T14:22:59.000Z",
+                },
+            }
+        ).encode()
+        out.append((body, sign(body, secret)))
+    return out
+
+
+def send_events(
+    port: int, events: list[tuple[bytes, str]], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    lock = threading.Lock()
+    cursor = iter(range(len(events)))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.monotonic() + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine: list[float] = []
+        codes: dict[int, int] = {}
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                break
+            body, signature = events[i]
+            started = time.perf_counter()
+            try:
+                conn.request(
+                    "POST",
+                    "/hint/webhooks",
+                    body=body,
+                    headers={"Content-Type": "application/json", "X-Hint-Signature": signature},
+                )
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                status = 0
+            mine.append((time.perf_counter() - started) * 1000)
+            codes[status] = codes.get(status, 0) + 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            for k, v in codes.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    acknowledged = statuses.get(200, 0)
+    return {
+        "sent": len(latencies),
+        "acknowledged": acknowledged,
+        "statuses": statuses,
+        "seconds": round(elapsed, 2),
+        "per_second": round(acknowledged / elapsed),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+    }
+
+
+# --- 2. search ---------------------------------------------------------------------------------
+
+FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Zoë",
+    "José",
+    "Mary",
+    "John",
+    "Linda",
+    "Wei",
+    "Fatima",
+    "Olu",
+    "Priya",
+    "Noah",
+    "Emma",
+    "Liam",
+    "Sofia",
+    "Mateo",
+    "Aisha",
+    "Chen",
+    "Ivan",
+]
+
+
+def seed_patients(practice: Any, count: int) -> None:
+    from datetime import date, timedelta
+
+    from sync.matching import normalize_name
+    from sync.models import Patient
+
+    rng = random.Random(5)
+    existing = Patient.objects.for_practice(practice).count()
+    batch = []
+    for i in range(existing, count):
+        last = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9))).title()
+        first = rng.choice(FIRST)
+        email = f"{first.lower()}.{last.lower()}{i}@example.test"
+        batch.append(
+            Patient(
+                practice=practice,
+                hint_id=f"pat-seed-{i}",
+                first_name=first,
+                last_name=last,
+                dob=date(1940, 1, 1) + timedelta(days=rng.randint(0, 30000)),
+                email=email,
+                first_name_key=normalize_name(first),
+                last_name_key=normalize_name(last),
+                email_key=email,
+                data={"id": f"pat-seed-{i}"},
+                membership_status="active",
+            )
+        )
+        if len(batch) == 5000:
+            Patient.objects.bulk_create(batch)
+            batch = []
+    Patient.objects.bulk_create(batch)
+
+
+def search_queries(rng: random.Random, count: int) -> list[str]:
+    from sync.models import Patient
+
+    sample = list(
+        Patient.objects.order_by("?").values_list("last_name", "first_name", "dob", "email")[:200]
+    )
+    queries = []
+    for _ in range(count):
+        last, first, dob, email = rng.choice(sample)
+        queries.append(
+            rng.choice(
+                [
+                    last[:1],
+                    last[:2],
+                    last[:3],
+                    last,
+                    f"{first} {last[:3]}",
+                    f"{last}, {first}",
+                    dob.isoformat(),
+                    email[:6] + "",
+                    email,
+                    "",
+                ]
+            )
+        )
+    return queries
+
+
+def time_search(port: int, key: str, queries: list[str]) -> dict[str, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    latencies = []
+    for q in queries:
+        url = "/hint/sync/patients/?" + urlencode({"q": q})
+        started = time.perf_counter()
+        conn.request("GET", url, headers={"HX-Request": "true", "X-Hint-Session-Key": key})
+        response = conn.getresponse()
+        response.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status != 200:
+            raise SystemExit(f"search {q!r} answered {response.status}")
+    conn.close()
+    return {
+        "requests": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "max_ms": round(max(latencies), 1),
+    }
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=30.0, help="stop sending after this")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--searches", type=int, default=300)
+    parser.add_argument("--database-url", default="", help="use this PostgreSQL instead")
+    args = parser.parse_args()
+
+    with ExitStack() as stack:
+        database_url = args.database_url or stack.enter_context(private_postgres())
+        if not args.database_url:
+            base, name = database_url.rsplit("/", 1)
+            subprocess.run(
+                ["psql", base + "/postgres", "-qc", f"CREATE DATABASE {name}"], check=True
+            )
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DJANGO_ENV": "development",
+            "DEBUG": "false",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "hintpartner.settings",
+        }
+        env.pop("REDIS_URL", None)  # the embedded default: the database task backend
+        subprocess.run(
+            [str(PYTHON), "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
+        os.environ.update({k: v for k, v in env.items() if k != "REDIS_URL"})
+        import django
+
+        django.setup()
+        from django.conf import settings
+
+        from handshake.models import Practice
+        from handshake.services import session_open
+        from sync.models import BackfillRun
+        from webhooks.models import WebhookEvent
+
+        practice, _ = Practice.objects.update_or_create(
+            hint_id=PRACTICE_ID,
+            defaults={"name": "Bench", "installation_status": "active", "token": "bench-token"},
+        )
+        BackfillRun.objects.get_or_create(practice=practice, status="done")
+        key = session_open(
+            payload={
+                "user": {"id": "bench-user", "partner_roles": ["staff"]},
+                "practice": {"id": PRACTICE_ID, "name": "Bench"},
+                "access_token": "bench-session",
+            }
+        ).key
+
+        events = build_events(args.events, settings.HINT_WEBHOOK_SECRET)
+        with gunicorn(env, args.workers, args.threads) as port:
+            send_events(port, build_events(200, settings.HINT_WEBHOOK_SECRET), 4, 10)  # warm-up
+            before = WebhookEvent.objects.count()
+            hooks = send_events(port, events, args.concurrency, args.seconds)
+            hooks["stored"] = WebhookEvent.objects.count() - before
+            print("webhooks:", json.dumps(hooks))
+
+            started = time.perf_counter()
+            seed_patients(practice, args.patients)
+            print(f"seeded {args.patients} patients in {time.perf_counter() - started:.0f} s")
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE sync_patient")
+            queries = search_queries(random.Random(7), args.searches)
+            time_search(port, key, queries[:30])  # warm-up
+            search = time_search(port, key, queries)
+            print("search:", json.dumps(search))
+        connection.close()
+
+
+if __name__ == "__main__":
+    main()
