@@ -141,3 +141,24 @@ def test_with_hint_failing_the_text_is_kept_and_lands_once_hint_answers(live_sta
     _post(stack, key, f"/hint/notes/{note_id}/sync", **{"HX-Request": "true"})
     stack.wait_for(lambda: len(_ours(stack, note_id=note_id, patient_id=patient_id)) == 1)
     assert "Synced to Hint" in _get(stack, key, f"/hint/notes/{note_id}/status").text
+
+
+def test_a_create_that_times_out_after_hint_stored_it_leaves_exactly_one_interaction(live_stack):
+    stack = live_stack
+    stack.install(PRACTICE_A)
+    patient_id = stack.patients(PRACTICE_A, limit=1, offset=6)[0]["id"]
+    key = _key(stack.handshake(PRACTICE_A, "clinician", "clinical_chart", patient_id=patient_id))
+    created = _post(stack, key, "/hint/notes/new", {"patient_id": patient_id})
+    note_id = int(re.search(r"/hint/notes/(\d+)/", created.headers["Location"]).group(1))
+    _post(stack, key, f"/hint/notes/{note_id}/save", {"base_version": "1", "title": "Late"})
+
+    # The sandbox stores the interaction, then answers after the app's read timeout (20 s).
+    with stack.faults(fault_late_success_rate=1.0, fault_slow_seconds=21):
+        status = _post(stack, key, f"/hint/notes/{note_id}/sync", **{"HX-Request": "true"}).text
+    assert "syncing to Hint" in status
+    assert len(_ours(stack, patient_id, note_id)) == 1  # Hint has it; we never saw the answer
+
+    _post(stack, key, f"/hint/notes/{note_id}/sync", **{"HX-Request": "true"})
+
+    assert "Synced to Hint" in _get(stack, key, f"/hint/notes/{note_id}/status").text
+    assert len(_ours(stack, patient_id, note_id)) == 1
