@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -16,10 +17,11 @@ from handshake.context import HintRequest
 from handshake.decorators import hint_session
 from handshake.links import url_with_session
 from handshake.models import Practice, PracticeUser
-from handshake.roles import permissions_for_roles
 from hintpartner.hint.signing import SIGNATURE_META_KEY
 
 logger = logging.getLogger("hintpartner.handshake")
+
+USERS_SHOWN = 200  # the settings page lists the most recent visitors first
 
 # --- handshake --------------------------------------------------------------------------------
 
@@ -159,11 +161,13 @@ def settings_page(request: HintRequest) -> HttpResponse:
 
 def _settings_render(request: HintRequest, *, error: str = "", status: int = 200) -> HttpResponse:
     hint = request.hint
-    users: list[dict[str, object]] = []
+    users: list[PracticeUser] = []
     if hint.has("administer"):
-        for user in PracticeUser.objects.for_practice(hint.practice).order_by("-last_visit_at"):
-            perms = permissions_for_roles(user.roles)
-            users.append({"user": user, "roles": user.roles, "permission_count": len(perms)})
+        users = list(
+            PracticeUser.objects.for_practice(hint.practice).order_by(
+                F("last_visit_at").desc(nulls_last=True), "pk"
+            )[:USERS_SHOWN]
+        )
     notice = {
         "connected": "The installation code was accepted.",
         "activated": "The installation is active.",
