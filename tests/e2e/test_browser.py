@@ -1,36 +1,14 @@
 """The host page in headless Chromium: open the app from Hint's sidebar, see its greeting."""
 
-from pathlib import Path
-
 import pytest
 
+from tests.e2e.browser import browser  # noqa: F401 - the fixture
 from tests.e2e.live import PRACTICE_A
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def test_the_host_page_opens_the_app_and_shows_its_greeting(live_stack, browser):
+def test_the_host_page_opens_the_app_and_shows_its_greeting(live_stack, browser):  # noqa: F811
     live_stack.install(PRACTICE_A)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -43,7 +21,7 @@ def test_the_host_page_opens_the_app_and_shows_its_greeting(live_stack, browser)
         page.close()
 
 
-def test_the_chart_opens_the_clinical_chart_surface(live_stack, browser):
+def test_the_chart_opens_the_clinical_chart_surface(live_stack, browser):  # noqa: F811
     live_stack.install(PRACTICE_A)
     patient = live_stack.patients(PRACTICE_A, limit=1)[0]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

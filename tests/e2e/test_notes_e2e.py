@@ -162,3 +162,57 @@ def test_a_create_that_times_out_after_hint_stored_it_leaves_exactly_one_interac
 
     assert "Synced to Hint" in _get(stack, key, f"/hint/notes/{note_id}/status").text
     assert len(_ours(stack, patient_id, note_id)) == 1
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from pathlib import Path
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+def test_in_the_sandbox_a_clinician_writes_signs_and_comes_back_from_the_chart(live_stack, browser):
+    stack = live_stack
+    stack.install(PRACTICE_A)
+    patient_id = stack.patients(PRACTICE_A, limit=1, offset=7)[0]["id"]
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context.add_cookies(
+        [
+            {"name": "sbx_practice", "value": PRACTICE_A, "url": stack.sandbox_url},
+            {"name": "sbx_user", "value": "user-sbx-clinician", "url": stack.sandbox_url},
+        ]
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.sandbox_url}/patients/{patient_id}/")
+        frame = page.frame_locator("iframe.app-frame")
+        frame.get_by_role("button", name="New note").click(timeout=20_000)
+        frame.locator("#note-title").fill("Shoulder review")
+        frame.locator("#note-body").press_sequentially("Range of motion improved.")
+        frame.get_by_text("Synced to Hint").wait_for(timeout=20_000)
+
+        frame.get_by_role("button", name="Sign…").click()
+        frame.get_by_role("button", name="Sign the note").click(timeout=15_000)
+        frame.get_by_text("Signed by").wait_for(timeout=15_000)
+        frame.get_by_text("Synced to Hint").wait_for(timeout=20_000)
+
+        # Hint's chart lists the signed interaction; opening it opens the same note.
+        page.goto(f"{stack.sandbox_url}/patients/{patient_id}/")
+        entry = page.locator("p", has=page.get_by_role("link", name="Shoulder review"))
+        assert entry.locator(".badge").inner_text() == "signed"
+        entry.get_by_role("link", name="Shoulder review").click()
+        frame = page.frame_locator("iframe.app-frame[data-surface=clinical_interaction]")
+        frame.get_by_text("Range of motion improved.").wait_for(timeout=20_000)
+        assert frame.get_by_text("Signed by").count() == 1
+    finally:
+        context.close()

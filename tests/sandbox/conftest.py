@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.browser import browser  # noqa: F401 - the fixture
 from tests.e2e.live import LiveStack, Processes, fresh_secrets, sandbox_start
 
 
@@ -32,10 +33,28 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     statuses: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sdk_url: str = ""  # when set, GET /hint/<surface> serves a page using the sandbox's SDK
 
     def to(self, path: str) -> list[Received]:
         with self.lock:
             return [r for r in self.requests if r.path.startswith(path)]
+
+
+def _surface_page(sdk_url: str) -> bytes:
+    """A stand-in surface that shows what the SDK tells it."""
+    return f"""<!doctype html><html><body style="margin:0">
+<h1 id="who">waiting for the SDK</h1><p id="changed">no change yet</p>
+<div style="height:420px">tall content</div>
+<script src="{sdk_url}"></script>
+<script>
+HintSDK.init(function (sdk) {{
+  var p = sdk.currentPatient, who = document.getElementById("who");
+  who.textContent = "init " + (p ? p.name : "no patient") + " for " + sdk.user.name;
+}});
+HintSDK.onCurrentPatientChanged(function (p) {{
+  document.getElementById("changed").textContent = "changed to " + p.name;
+}});
+</script></body></html>""".encode()
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -49,10 +68,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 queue = receiver.statuses.get(path)
                 status = queue.popleft() if queue else 200
             payload = b"{}"
-            if path == "/hint/handshake" and status == 200:
+            content_type = "application/json"
+            if self.command == "GET" and path.startswith("/hint/") and receiver.sdk_url:
+                payload, content_type = _surface_page(receiver.sdk_url), "text/html"
+            elif path == "/hint/handshake" and status == 200:
                 payload = json.dumps({"session_key": f"key-{len(receiver.requests)}"}).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
