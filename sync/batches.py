@@ -13,8 +13,9 @@ Abort is checked between pages and between rows. A rerun of a finished batch doe
 
 import logging
 import secrets
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.db import transaction
@@ -42,6 +43,8 @@ Outcome = BatchRow.Outcome
 # A running batch not heard from for this long is shown as stalled, with a Resume button.
 STALLED_AFTER_SECONDS = 120
 SEARCH_LIMIT = 100
+# CSV batch: how many rows ahead the (list) searches run, in threads.
+SEARCH_AHEAD = 3
 # Oldest first, so patients created while the batch runs land after the checkpoint.
 LIST_ORDER = {"sort": "created_at"}
 
@@ -426,15 +429,55 @@ def _send_owed(batch: Batch, token: str) -> None:
 
 
 def _run_csv(batch: Batch, token: str) -> None:
+    """Rows in order; the searches of the next few rows run ahead in threads (list calls,
+    which Hint allows concurrently) while this thread writes, one detail call at a time."""
     pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING).order_by("position")
     rows = pending.select_related("contact").iterator(chunk_size=200)
-    for done, row in enumerate(rows, start=1):
-        if done % 20 == 1:
-            _check_abort(batch)
-        _csv_row(batch, row, token)
-        if done % 20 == 0:
-            _progress(batch, row.position)
+    window: deque[tuple[BatchRow, Future | None]] = deque()
+    with ThreadPoolExecutor(max_workers=SEARCH_AHEAD, thread_name_prefix="csv-search") as pool:
+
+        def ahead() -> None:
+            row = next(rows, None)
+            if row is not None:
+                window.append((row, _search_submit(pool, row, token)))
+
+        for _ in range(SEARCH_AHEAD + 1):
+            ahead()
+        done = 0
+        try:
+            while window:
+                row, search = window.popleft()
+                ahead()
+                done += 1
+                if done % 20 == 1:
+                    _check_abort(batch)
+                _csv_row(batch, row, token, search)
+                if done % 20 == 0:
+                    _progress(batch, row.position)
+        finally:
+            for _row, search in window:  # stopping early: drop searches not yet started
+                if search is not None:
+                    search.cancel()
     _progress(batch, batch.total)
+
+
+def _search_key(contact: Contact | None) -> tuple[str, str, str]:
+    if contact is None:
+        return ("", "", "")
+    return (
+        normalize_name(contact.first_name),
+        normalize_name(contact.last_name),
+        contact.dob.isoformat() if contact.dob else "",
+    )
+
+
+def _search_submit(pool: ThreadPoolExecutor, row: BatchRow, token: str) -> Future | None:
+    """Start the Hint search a row will need (none for rows that will be skipped)."""
+    contact = row.contact
+    if contact is None or contact.hint_patient_id or not all(_search_key(contact)):
+        return None
+    last_name = contact.last_name.strip()
+    return pool.submit(api.patients_search, token=token, limit=SEARCH_LIMIT, last_name=last_name)
 
 
 def _progress(batch: Batch, position: int) -> None:
@@ -451,7 +494,7 @@ def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = 
     row.save(update_fields=["outcome", "message", "patient_id", "name", "updated_at"])
 
 
-def _csv_row(batch: Batch, row: BatchRow, token: str) -> None:
+def _csv_row(batch: Batch, row: BatchRow, token: str, search: Future | None = None) -> None:
     """One contact of the CSV: match it in Hint (1 request), write the patient (1 request)."""
     contact = row.contact
     if contact is None:
@@ -461,20 +504,19 @@ def _csv_row(batch: Batch, row: BatchRow, token: str) -> None:
     if contact.hint_patient_id:
         _row_done(row, Outcome.SKIPPED_LINKED, "Already linked.", contact.hint_patient_id)
         return
-    key = (
-        normalize_name(contact.first_name),
-        normalize_name(contact.last_name),
-        contact.dob.isoformat() if contact.dob else "",
-    )
+    key = _search_key(contact)
     if not all(key):
         _row_done(
             row, Outcome.NO_MATCH, "The contact needs a first name, last name and birth date."
         )
         return
     try:
-        candidates = api.patients_search(
-            token=token, limit=SEARCH_LIMIT, last_name=contact.last_name.strip()
-        )
+        if search is None:
+            candidates = api.patients_search(
+                token=token, limit=SEARCH_LIMIT, last_name=contact.last_name.strip()
+            )
+        else:
+            candidates = search.result()
     except errors.HintError as exc:
         _hint_stop(batch, exc)
         _row_done(row, Outcome.ERROR, "Searching Hint failed: " + _hint_error_text(exc))
