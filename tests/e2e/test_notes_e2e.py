@@ -6,6 +6,7 @@ import re
 import pytest
 import requests
 
+from tests.e2e.browser import browser  # noqa: F401 - the fixture
 from tests.e2e.live import PRACTICE_A
 
 pytestmark = pytest.mark.e2e
@@ -164,24 +165,11 @@ def test_a_create_that_times_out_after_hint_stored_it_leaves_exactly_one_interac
     assert len(_ours(stack, patient_id, note_id)) == 1
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from pathlib import Path
-
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
-def test_in_the_sandbox_a_clinician_writes_signs_and_comes_back_from_the_chart(live_stack, browser):
+def test_in_the_sandbox_a_clinician_writes_signs_and_comes_back_from_the_chart(
+    live_stack,
+    browser,  # noqa: F811
+):
     stack = live_stack
     stack.install(PRACTICE_A)
     patient_id = stack.patients(PRACTICE_A, limit=1, offset=7)[0]["id"]
