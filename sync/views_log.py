@@ -84,7 +84,9 @@ def options_edit(request: HintRequest) -> HttpResponse:
             return render(request, "sync/options.html", {"form": form}, status=400)
         form.save()
         audit_record(hint=request.hint, action="sync.options_changed", target_type="options")
-        return redirect_with_session(request, "sync:options")
+        response = redirect_with_session(request, "sync:options")
+        response["Location"] += "&saved=1"
+        return response
     saved = request.GET.get("saved") == "1"
     return render(request, "sync/options.html", {"form": form, "saved": saved})
 

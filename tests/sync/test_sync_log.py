@@ -50,6 +50,7 @@ def test_options_are_saved_per_practice(client, practice_a, practice_b, admin_ke
         },
     )
     assert response.status_code == 303
+    assert "Saved." in client.get(response["Location"]).content.decode()
     options = options_for(practice_a)
     assert options.create_contacts_for_new_patients is True
     assert options.create_contacts_when_batch_unmatched is False
