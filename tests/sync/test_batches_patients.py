@@ -246,3 +246,34 @@ def test_a_batch_only_touches_its_own_practices_contacts(
     theirs.refresh_from_db()
     assert theirs.hint_patient_id == ""
     assert BatchRow.objects.get(batch=batch).outcome == BatchRow.Outcome.NO_MATCH
+
+
+def test_a_hint_outage_mid_list_fails_the_batch_with_a_message_and_resume_finishes_it(
+    practice_a, mocked_hint, hint_url
+):
+    patients = [_patient(i) for i in range(1, 151)]
+    state = {"down": True}
+
+    def page(request):
+        query = parse_qs(urlparse(request.url).query)
+        offset = int(query["offset"][0])
+        if offset >= 100 and state["down"]:
+            return 503, {}, json.dumps({"message": "maintenance"})
+        return 200, {"X-Total-Count": "150"}, json.dumps(patients[offset : offset + 100])
+
+    mocked_hint.add_callback(responses.GET, f"{hint_url}/api/provider/patients", callback=page)
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.FAILED
+    assert "Hint did not answer" in batch.message and "Resume" in batch.message
+    assert batch.checkpoint == 100 and batch.counts == {"no_match": 100}
+
+    state["down"] = False
+    batches.batch_resume(batch=batch)  # queued; the test backend runs it on commit
+    batches.batch_run(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.DONE
+    assert batch.counts == {"no_match": 150}
+    assert BatchRow.objects.filter(batch=batch).count() == 150
