@@ -11,6 +11,7 @@ import re
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from handshake.audit import audit_record
 from handshake.context import HintContext
@@ -104,6 +105,7 @@ def _installation_store(
                 changes[field] = value
         if not changes:
             return practice  # the same answer again: nothing to write
+        was_connected = practice.is_connected
         for field, value in changes.items():
             setattr(practice, field, value)
         if {"installation_id", "installation_status"} & changes.keys():
@@ -116,6 +118,8 @@ def _installation_store(
             action=action,
             detail=f"status {status}",
         )
+        if practice.is_connected and not was_connected:
+            _connected_hooks_schedule(practice)
     return practice
 
 
@@ -158,6 +162,7 @@ def practice_installation_event(
     status = status if status in _STATUSES else "pending"
     with transaction.atomic():
         row = Practice.objects.select_for_update().get(pk=practice.pk)
+        was_connected = row.is_connected
         if row.installation_status != status:
             row.installation_status = status
             row.installation_changed_at = timezone.now()
@@ -168,6 +173,22 @@ def practice_installation_event(
                 actor_label="Hint installation",
                 action=f"installation.{status}",
             )
+            if row.is_connected and not was_connected:
+                _connected_hooks_schedule(row)
     practice.installation_status = row.installation_status
     practice.installation_changed_at = row.installation_changed_at
     return row
+
+
+def _connected_hooks_schedule(practice: Practice) -> None:
+    """After commit, tell the apps above us (settings.HINT_PRACTICE_CONNECTED_HOOKS)."""
+
+    def run() -> None:
+        for path in settings.HINT_PRACTICE_CONNECTED_HOOKS:
+            try:
+                import_string(path)(practice=practice)
+            except Exception:
+                # The installation stands; a hook's own work (e.g. a first pull) can be redone.
+                logger.exception("practice-connected hook %s failed", path)
+
+    transaction.on_commit(run)

@@ -137,6 +137,9 @@ HINT_NAV: list[tuple[str, str]] = [
     ("Contacts", "sync:contacts"),
     ("Settings", "handshake:settings"),
 ]
+# Called as hook(practice=…) after commit whenever a practice becomes connected (code exchange,
+# activation, integration.activated): dotted paths, so handshake imports no app above it.
+HINT_PRACTICE_CONNECTED_HOOKS: list[str] = []
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [

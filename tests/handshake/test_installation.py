@@ -329,3 +329,45 @@ def test_the_webhook_register_command_reports_hint_refusing(mocked_hint, hint_ur
     mocked_hint.post(hint_url + "/api/partner/webhook_endpoints", status=422, json={"message": "x"})
     with pytest.raises(CommandError, match="did not register"):
         call_command("hint_webhook_register", "--url", "https://partner.test/hint/webhooks")
+
+
+CALLS: list[str] = []
+
+
+def connected_hook(*, practice: Practice) -> None:
+    CALLS.append(practice.hint_id)
+
+
+def failing_hook(*, practice: Practice) -> None:
+    raise RuntimeError("boom")
+
+
+@pytest.fixture
+def hooks(settings) -> list[str]:
+    CALLS.clear()
+    settings.HINT_PRACTICE_CONNECTED_HOOKS = [
+        "tests.handshake.test_installation.failing_hook",
+        "tests.handshake.test_installation.connected_hook",
+    ]
+    return CALLS
+
+
+def test_a_newly_connected_practice_runs_the_hooks_once(
+    client: Client, mocked_hint, hint_url: str, hooks: list[str], django_capture_on_commit_callbacks
+) -> None:
+    answer(mocked_hint, hint_url, installation())
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/hint/connect/{CODE}")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/hint/connect/{CODE}")
+    assert hooks == ["pra-cccc"]
+    assert Practice.objects.get().is_connected  # a failing hook does not undo the install
+
+
+def test_an_activation_event_runs_the_hooks(
+    practice_a: Practice, hooks: list[str], django_capture_on_commit_callbacks
+) -> None:
+    practice_installation_event(practice=practice_a, status="deactivated")
+    with django_capture_on_commit_callbacks(execute=True):
+        practice_installation_event(practice=practice_a, status="active")
+    assert hooks == ["pra-aaaa"]
