@@ -47,6 +47,27 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { localize(document); keepUnsaved(); });
+  // Inside a chart: start Hint's SDK (it reports our height to Hint) and, when the chart moves to
+  // another patient, go to that patient's notes through the clinical_chart surface.
+  function followChart() {
+    var ctx = document.getElementById("notes-context");
+    var sdk = window.HintSDK;
+    if (!ctx || !sdk || typeof sdk.init !== "function") return;
+    sdk.init(function () {
+      if (typeof sdk.onCurrentPatientChanged !== "function") return;
+      sdk.onCurrentPatientChanged(function (next) {
+        if (!next || !next.id || next.id === ctx.dataset.patientId) return;
+        var url = new URL(ctx.dataset.chartUrl, window.location.href);
+        url.searchParams.set("patient_id", next.id);
+        window.location.replace(url.toString());
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localize(document);
+    keepUnsaved();
+    followChart();
+  });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
 })();

@@ -194,6 +194,10 @@ def test_in_the_sandbox_a_clinician_writes_signs_and_comes_back_from_the_chart(
         frame.get_by_text("Signed by").wait_for(timeout=15_000)
         frame.get_by_text("Synced to Hint").wait_for(timeout=20_000)
 
+        # The chart moves to another patient (the SDK's callback): the frame follows.
+        page.select_option("select[data-sdk-patient]", index=1)
+        frame.get_by_text("No notes for this patient yet.").wait_for(timeout=20_000)
+
         # Hint's chart lists the signed interaction; opening it opens the same note.
         page.goto(f"{stack.sandbox_url}/patients/{patient_id}/")
         entry = page.locator("p", has=page.get_by_role("link", name="Shoulder review"))

@@ -519,3 +519,23 @@ def test_the_interaction_panel_never_opens_another_practices_note(
     response = client.get(reverse("interactions:interaction-panel"), {"session_key": key})
 
     assert url_of("interactions:note", note) not in response.content.decode()
+
+
+def test_inside_a_chart_the_note_page_starts_hints_sdk_and_knows_the_patient(
+    client: Client, note: Note, practice_a: Practice
+) -> None:
+    chart_key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    text = client.get(url_of("interactions:note", note), {"session_key": chart_key}).text
+
+    assert "/hint-sdk.js" in text
+    assert f'data-patient-id="{PATIENT}"' in text
+    assert 'class="clinical"' in text
+
+
+def test_from_the_core_page_the_note_page_is_the_fixed_frame_without_the_sdk(
+    client: Client, note: Note, clinician_key: str
+) -> None:
+    text = client.get(url_of("interactions:note", note), {"session_key": clinician_key}).text
+
+    assert "/hint-sdk.js" not in text
+    assert 'class="frame"' in text
