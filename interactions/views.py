@@ -29,8 +29,12 @@ def _int_or_none(raw: str | None) -> int | None:
 
 def _note_context(request: HintRequest, note: Note) -> dict[str, object]:
     hint = request.hint
+    patient_name = note.patient_label
+    if not note.patient_id and hint.patient_id == note.patient_hint_id and hint.patient_name:
+        patient_name = hint.patient_name  # no local mirror yet: the name the handshake gave
     return {
         "note": note,
+        "patient_name": patient_name,
         "can_write": hint.has("write_notes"),
         "can_sign": hint.has("sign_notes"),
         "sign_roles": roles_granting("sign_notes"),

@@ -539,3 +539,25 @@ def test_from_the_core_page_the_note_page_is_the_fixed_frame_without_the_sdk(
 
     assert "/hint-sdk.js" not in text
     assert 'class="frame"' in text
+
+
+def test_the_editor_names_the_patient_from_the_mirror_or_the_handshake(
+    client: Client, note: Note, practice_a: Practice
+) -> None:
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    assert (
+        "Draft about this patient"
+        in client.get(url_of("interactions:note", note), {"session_key": key}).content.decode()
+    )
+
+    from sync.models import Patient
+
+    Note.objects.filter(pk=note.pk).update(
+        patient=Patient.objects.create(
+            practice=practice_a, hint_id=PATIENT, first_name="Alice", last_name="Ng"
+        )
+    )
+    assert (
+        "Draft about Alice Ng"
+        in client.get(url_of("interactions:note", note), {"session_key": key}).content.decode()
+    )
