@@ -280,31 +280,51 @@ def _hint_stop(batch: Batch, exc: errors.HintError) -> None:
 
 
 def _run_patients(batch: Batch, token: str) -> None:
+    """Page by page from the checkpoint; the next page is read (a list call, in a thread) while
+    this one is written here, so Hint's latency and our database work overlap."""
     options = options_for(batch.practice)
     offset = batch.checkpoint
-    while True:
-        _check_abort(batch)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="patients-page") as pool:
+        upcoming = _page_submit(pool, token, offset)
         try:
-            items, total = api.patients_page(
-                token=token, offset=offset, limit=PAGE_SIZE, params=LIST_ORDER
-            )
-        except errors.HintError as exc:
-            _hint_stop(batch, exc)
-            raise _Stop(
-                "Reading Hint's patients failed: " + _hint_error_text(exc) + " Resume the batch."
-            ) from exc
-        with transaction.atomic():
-            _patients_page(batch, items, first_position=offset + 1, create=_create_opt(options))
-            offset += len(items)
-            batch.checkpoint = offset
-            if total is not None:
-                batch.total = total
-            elif len(items) < PAGE_SIZE:
-                batch.total = offset
-            _recount(batch)
-            batch.save(update_fields=["checkpoint", "total", "counts", "processed", "updated_at"])
-        if len(items) < PAGE_SIZE:
-            return
+            while True:
+                _check_abort(batch)
+                try:
+                    items, total = upcoming.result()
+                except errors.HintError as exc:
+                    _hint_stop(batch, exc)
+                    raise _Stop(
+                        "Reading Hint's patients failed: "
+                        + _hint_error_text(exc)
+                        + " Resume the batch."
+                    ) from exc
+                full = len(items) >= PAGE_SIZE
+                if full:
+                    upcoming = _page_submit(pool, token, offset + len(items))
+                with transaction.atomic():
+                    _patients_page(
+                        batch, items, first_position=offset + 1, create=_create_opt(options)
+                    )
+                    offset += len(items)
+                    batch.checkpoint = offset
+                    if total is not None:
+                        batch.total = total
+                    elif not full:
+                        batch.total = offset
+                    _recount(batch)
+                    batch.save(
+                        update_fields=["checkpoint", "total", "counts", "processed", "updated_at"]
+                    )
+                if not full:
+                    return
+        finally:
+            upcoming.cancel()
+
+
+def _page_submit(pool: ThreadPoolExecutor, token: str, offset: int) -> Future:
+    return pool.submit(
+        api.patients_page, token=token, offset=offset, limit=PAGE_SIZE, params=LIST_ORDER
+    )
 
 
 def _create_opt(options: Any) -> bool:

@@ -154,7 +154,8 @@ def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE
-    assert offsets == [0, 100, 100, 200]  # page one was not read again
+    assert offsets.count(0) == 1  # page one was not read again...
+    assert offsets[-2:] == [100, 200]  # ...the resumed run starts at the checkpoint
     assert Contact.objects.count() == 250
     assert BatchRow.objects.filter(batch=batch).count() == 250
     assert batch.counts == {"created": 250}
