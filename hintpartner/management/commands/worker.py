@@ -44,7 +44,15 @@ class Command(BaseCommand):
         try:
             if settings.REDIS_URL:
                 extra = ["--burst"] if options["batch"] else []
-                call_command("rqworker", "default", "--job-class", "django_tasks_rq.Job", *extra)
+                # The scheduler moves deferred jobs (enqueue_later: retries) onto the queue.
+                call_command(
+                    "rqworker",
+                    "default",
+                    "--job-class",
+                    "django_tasks_rq.Job",
+                    "--with-scheduler",
+                    *extra,
+                )
             else:
                 extra = ["--batch"] if options["batch"] else []
                 call_command("db_worker", "--interval", "0.5", *extra)
