@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django_tasks_db.backend import DatabaseBackend
 
@@ -95,81 +95,116 @@ def _required_text(payload: dict[str, Any], field: str) -> str:
     return text
 
 
-def event_receive(*, payload: Any) -> tuple[WebhookEvent | UnroutedWebhookEvent, bool]:
-    """Store a verified delivery once per Hint event id; queue its processing. (event, created)"""
+def _insert_once(model: type[models.Model], values: dict[str, Any]) -> int | None:
+    """INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING id: the new row's id, or None for a
+    repeat. The receiver's hot path: one statement, no exception and no savepoint on a repeat.
+    """
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in values]
+    columns = ", ".join(qn(f.column) for f in fields)
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    # Identifiers come from the model's metadata; every value is a parameter.
+    placeholders = ", ".join(["%s"] * len(fields))
+    table, key, pk = qn(meta.db_table), qn("event_id"), qn(meta.pk.column)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+    sql += f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _practice_lookup(hint_id: str) -> tuple[int, bool] | None:
+    """(pk, connected) of the practice Hint names.
+
+    Plain SQL on the hot path: the ORM's query building cost more CPU than the query, and
+    reading the token through the model would decrypt it just to see that it is not empty.
+    """
+    meta = Practice._meta
+    qn = connection.ops.quote_name
+
+    def col(name: str) -> str:
+        return qn(meta.get_field(name).column)
+
+    sql = f"SELECT {col('id')}, {col('installation_status')}, {col('token')} <> ''"
+    sql += f" FROM {qn(meta.db_table)} WHERE {col('hint_id')} = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hint_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, status, has_token = row
+    return pk, status == Practice.InstallationStatus.ACTIVE and bool(has_token)
+
+
+def event_receive(*, payload: Any) -> bool:
+    """Store a verified delivery once per Hint event id and queue its processing.
+
+    True when stored now, False for a repeat of a stored event (no new work).
+    """
     if not isinstance(payload, dict):
         raise EventInvalid("The event is not a JSON object.")
     event_id = _required_text(payload, "id")
-    event_type = _required_text(payload, "type")
+    event_type = _required_text(payload, "type")[:100]
     hint_practice_id = _required_text(payload, "practice_id")
-    practice = (
-        Practice.objects.filter(hint_id=hint_practice_id)
-        .only("pk", "installation_status", "token")
-        .first()
-    )
+    now = timezone.now()
+    practice = _practice_lookup(hint_practice_id)
     if practice is None:
-        return _store_unrouted(event_id, event_type, hint_practice_id, payload)
+        created = _insert_once(
+            UnroutedWebhookEvent,
+            {
+                "event_id": event_id,
+                "type": event_type,
+                "hint_practice_id": hint_practice_id,
+                "payload": payload,
+                "received_at": now,
+            },
+        )
+        if created:
+            logger.info("webhook %s for an unknown practice stored and ignored", event_type)
+        return created is not None
 
+    practice_pk, connected = practice
     status, note = WebhookEvent.Status.PENDING, ""
     if event_type not in HANDLERS:
         status, note = WebhookEvent.Status.IGNORED, "Not an event this app acts on."
-    elif event_type not in INSTALLATION_TYPES and not practice.is_connected:
+    elif event_type not in INSTALLATION_TYPES and not connected:
         status, note = WebhookEvent.Status.IGNORED, "The practice was not connected."
-    try:
-        # One INSERT; the unique event id turns a repeat into an IntegrityError. atomic() keeps
-        # a caller's transaction usable after it (a savepoint) and queues the task at commit.
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                practice=practice,
-                event_id=event_id,
-                type=event_type[:100],
-                status=status,
-                note=note,
-                payload=payload,
-                hint_created_at=mirror.parse_hint_time(payload.get("created_at")),
-                processed_at=timezone.now() if status == WebhookEvent.Status.IGNORED else None,
-            )
-            if status == WebhookEvent.Status.PENDING:
-                _queue(event)
-    except IntegrityError:
-        existing = WebhookEvent.objects.filter(event_id=event_id).first()
-        if existing is None:  # not a repeat: something else is wrong
-            raise
-        return existing, False
-    return event, True
+    values = {
+        "practice": practice_pk,
+        "event_id": event_id,
+        "type": event_type,
+        "status": status,
+        "note": note,
+        "payload": payload,
+        "hint_created_at": mirror.parse_hint_time(payload.get("created_at")),
+        "attempts": 0,
+        "error": "",
+        "received_at": now,
+        "processed_at": now if status == WebhookEvent.Status.IGNORED else None,
+        "next_attempt_at": None,
+    }
+    if status != WebhookEvent.Status.PENDING:
+        return _insert_once(WebhookEvent, values) is not None
+    with transaction.atomic():
+        event_pk = _insert_once(WebhookEvent, values)
+        if event_pk is not None:
+            _queue(event_pk)
+    return event_pk is not None
 
 
-def _store_unrouted(
-    event_id: str, event_type: str, hint_practice_id: str, payload: dict[str, Any]
-) -> tuple[UnroutedWebhookEvent, bool]:
-    try:
-        with transaction.atomic():
-            row = UnroutedWebhookEvent.objects.create(
-                event_id=event_id,
-                type=event_type[:100],
-                hint_practice_id=hint_practice_id,
-                payload=payload,
-            )
-    except IntegrityError:
-        row = UnroutedWebhookEvent.objects.filter(event_id=event_id).first()
-        if row is None:
-            raise
-        return row, False
-    logger.info("webhook %s for unknown practice stored and ignored", event_type)
-    return row, True
-
-
-def _queue(event: WebhookEvent) -> None:
-    """Queue the event's processing; called inside the transaction that stored the event."""
+def _queue(event_pk: int) -> None:
+    """Queue an event's processing; called inside the transaction that stored the event."""
     from webhooks.tasks import webhook_event_process
 
     if isinstance(webhook_event_process.get_backend(), DatabaseBackend):
         # The task row lives in the same database: writing it in the event's transaction makes
         # the pair atomic (no event without its task) and costs one commit instead of two.
-        webhook_event_process.enqueue(event.pk)
+        webhook_event_process.enqueue(event_pk)
     else:
         # Redis (or the immediate backend in tests) must not see the task before the row.
-        enqueue_on_commit(webhook_event_process, event.pk)
+        enqueue_on_commit(webhook_event_process, event_pk)
 
 
 # --- processing -------------------------------------------------------------------------------
@@ -251,7 +286,7 @@ def event_replay(*, event: WebhookEvent) -> bool:
             .update(status=WebhookEvent.Status.PENDING, attempts=0, next_attempt_at=None)
         )
         if count:
-            _queue(event)
+            _queue(event.pk)
     return bool(count)
 
 

@@ -51,7 +51,7 @@ def webhook_receive(request: HttpRequest) -> HttpResponse:
         # 400: signed but unreadable; Hint's retries would fail the same way.
         return _answer(400, "The body is not JSON.")
     try:
-        _event, created = services.event_receive(payload=payload)
+        created = services.event_receive(payload=payload)
     except services.EventInvalid as exc:
         # 400: a signed event without id, type or practice_id cannot be stored or acted on.
         return _answer(400, str(exc))

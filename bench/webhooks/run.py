@@ -70,7 +70,8 @@ def private_postgres() -> Any:
         capture_output=True,
     )
     try:
-        yield f"postgres://postgres@127.0.0.1:{port}/hintbench"
+        postmaster = int(Path(data, "postmaster.pid").read_text().split()[0])
+        yield f"postgres://postgres@127.0.0.1:{port}/hintbench", postmaster
     finally:
         subprocess.run([*as_pg, f"{bin_dir}/pg_ctl -D {data} stop -m fast"], capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
@@ -110,10 +111,37 @@ def gunicorn(env: dict[str, str], workers: int, threads: int) -> Any:
                 time.sleep(0.2)
         else:
             raise SystemExit("gunicorn did not start")
-        yield port
+        yield port, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _family(root: int) -> list[int]:
+    """`root` and its direct children."""
+    pids = [root]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == root:
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_of(roots: list[int]) -> float:
+    return sum(_proc_cpu(pid) for root in roots for pid in _family(root))
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -339,7 +367,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with ExitStack() as stack:
-        database_url = args.database_url or stack.enter_context(private_postgres())
+        database_url, postmaster = args.database_url, 0
+        if not database_url:
+            database_url, postmaster = stack.enter_context(private_postgres())
         if not args.database_url:
             base, name = database_url.rsplit("/", 1)
             subprocess.run(
@@ -382,11 +412,20 @@ def main() -> None:
         ).key
 
         events = build_events(args.events, settings.HINT_WEBHOOK_SECRET)
-        with gunicorn(env, args.workers, args.threads) as port:
+        with gunicorn(env, args.workers, args.threads) as (port, master):
             send_events(port, build_events(200, settings.HINT_WEBHOOK_SECRET), 4, 10)  # warm-up
             before = WebhookEvent.objects.count()
+            roots = [master] + ([postmaster] if postmaster else [])
+            cpu_app, cpu_db, cpu_client = cpu_of([master]), cpu_of(roots[1:]), time.process_time()
             hooks = send_events(port, events, args.concurrency, args.seconds)
             hooks["stored"] = WebhookEvent.objects.count() - before
+            n = max(hooks["acknowledged"], 1)
+            hooks["cpu_ms_per_event"] = {
+                "app": round((cpu_of([master]) - cpu_app) * 1000 / n, 2),
+                "postgres": round((cpu_of(roots[1:]) - cpu_db) * 1000 / n, 2),
+                "load_generator": round((time.process_time() - cpu_client) * 1000 / n, 2),
+            }
+            hooks["load_average"] = os.getloadavg()[0]
             print("webhooks:", json.dumps(hooks))
 
             started = time.perf_counter()
