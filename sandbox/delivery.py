@@ -2,7 +2,8 @@
 
 A delivery counts when the endpoint answers 2xx within SANDBOX_WEBHOOK_TIMEOUT seconds; anything
 else is retried after base * 2**attempt seconds (capped) until SANDBOX_WEBHOOK_MAX_ATTEMPTS.
-Switches on the host page send each event twice, or hold events briefly and send newest first.
+Switches on the host page send each event twice, or gather events until 2 s pass without a new
+one and send them newest first.
 """
 
 import json
@@ -21,6 +22,7 @@ from sandbox.models import Config, DeliveryAttempt, WebhookEndpoint, WebhookEven
 
 logger = logging.getLogger("sandbox.delivery")
 OUT_OF_ORDER_HOLD_SECONDS = 2.0
+OUT_OF_ORDER_MAX_WAIT_SECONDS = 10.0
 _http = requests.Session()
 
 
@@ -93,9 +95,17 @@ def deliver_due(limit: int = 50) -> int:
     now = timezone.now()
     qs = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, next_attempt_at__lte=now)
     if config.webhook_out_of_order:
-        # Hold fresh events a moment, then send the newest first.
-        hold = now - timedelta(seconds=OUT_OF_ORDER_HOLD_SECONDS)
-        events = list(qs.filter(created_at__lte=hold).order_by("-created_at", "-id")[:limit])
+        # Let events gather until none has arrived for a moment (or the oldest has waited long
+        # enough), then send the newest first.
+        newest = qs.order_by("-created_at").values_list("created_at", flat=True).first()
+        oldest = qs.order_by("created_at").values_list("created_at", flat=True).first()
+        if newest is None:
+            return 0
+        quiet = now - newest >= timedelta(seconds=OUT_OF_ORDER_HOLD_SECONDS)
+        overdue = now - oldest >= timedelta(seconds=OUT_OF_ORDER_MAX_WAIT_SECONDS)
+        if not (quiet or overdue):
+            return 0
+        events = list(qs.order_by("-created_at", "-id")[:limit])
     else:
         events = list(qs.order_by("created_at", "id")[:limit])
     for event in events:

@@ -43,7 +43,8 @@ class Receiver:
 def _surface_page(sdk_url: str) -> bytes:
     """A stand-in surface that shows what the SDK tells it."""
     return f"""<!doctype html><html><body style="margin:0">
-<h1 id="who">waiting for the SDK</h1><p id="changed">no change yet</p>
+<h1 id="who">waiting for the SDK</h1><p id="changed">no change yet</p><p id="query"></p>
+<button onclick="setQuery()">Set query</button><button onclick="closeMe()">Close me</button>
 <div style="height:420px">tall content</div>
 <script src="{sdk_url}"></script>
 <script>
@@ -54,6 +55,11 @@ HintSDK.init(function (sdk) {{
 HintSDK.onCurrentPatientChanged(function (p) {{
   document.getElementById("changed").textContent = "changed to " + p.name;
 }});
+HintSDK.onQueryParamsChanged(function (q) {{
+  document.getElementById("query").textContent = "query tab=" + q.tab;
+}});
+function closeMe() {{ HintSDK.close(); }}
+function setQuery() {{ HintSDK.updateQueryParams({{tab: "notes"}}); }}
 </script></body></html>""".encode()
 
 

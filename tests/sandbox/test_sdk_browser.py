@@ -27,6 +27,11 @@ def test_the_sdk_gets_the_context_reports_height_and_hears_a_patient_change(
         picker.select_option(other.get_attribute("value"))
         frame.get_by_text(f"changed to {other_name}").wait_for(timeout=5_000)
         assert iframe.get_attribute("data-surface") == "clinical_chart"
+        frame.get_by_role("button", name="Set query").click()
+        frame.get_by_text("query tab=notes").wait_for(timeout=5_000)
+        frame.get_by_role("button", name="Close me").click()
+        page.get_by_text("The app closed itself").wait_for(timeout=5_000)
+        assert iframe.is_hidden()
     finally:
         receiver.sdk_url = ""
         page.close()

@@ -55,7 +55,7 @@
       var h = Math.max(80, Math.min(5000, parseInt(m.height, 10) || 0));
       frame.style.height = h + "px";
     } else if (m.type === "close") {
-      frame.hidden = true;
+      frame.style.display = "none";
       showError("The app closed itself. Reload the page to open it again.");
       errorBox.className = "notice info";
     } else if (m.type === "updateQueryParams") {
