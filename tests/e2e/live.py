@@ -189,8 +189,6 @@ def app_start(
             "SANDBOX_URL": sandbox_url,
             "APP_URL": url,
             "HINT_FRAME_ANCESTORS": f"https://*.hint.com {sandbox_url}",
-            "HINT_RATE_LIMIT_PER_SECOND": "1000",
-            "HINT_MAX_RETRIES": "2",
             "HINT_BACKOFF_BASE": "0.05",
         }
     )
