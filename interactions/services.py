@@ -134,10 +134,12 @@ def note_save(*, note: Note, title: str, body: str, base_version: int, actor: Ac
         current = Note.objects.select_for_update().get(pk=note.pk, practice=note.practice_id)
         if not current.is_editable:
             raise NoteLocked("This note is signed and can no longer change; add an addendum.")
+        if current.title == title and current.body == body:
+            # Nothing new (a repeated autosave, or a tab that typed what is stored): no version
+            # bump, no push, and no conflict, since this page now shows exactly what is stored.
+            return current
         if base_version != current.version:
             raise NoteConflict(note=current, title=title, body=body, base_version=base_version)
-        if current.title == title and current.body == body:
-            return current  # an autosave with nothing new: no version bump, no push
         now = timezone.now()
         current.title = title
         current.body = body

@@ -127,7 +127,7 @@ def note_save(request: HintRequest, note_id: int) -> HttpResponse:
         return _refused(request, note, str(exc), status=409)
     except services.NoteInvalid as exc:
         return _refused(request, note, str(exc), status=400)
-    if saved.version != base_version:
+    if saved.version != note.version:  # a write, not a repeated autosave
         audit_record(
             hint=request.hint, action="note.edited", target_type="note", target_id=saved.pk
         )
@@ -187,7 +187,7 @@ def note_sign_review(request: HintRequest, note_id: int) -> HttpResponse:
         return _refused(request, note, str(exc), status=409)
     except services.NoteInvalid as exc:
         return _refused(request, note, str(exc), status=400)
-    if saved.version != base_version:
+    if saved.version != note.version:  # a write, not a repeated autosave
         audit_record(
             hint=request.hint, action="note.edited", target_type="note", target_id=saved.pk
         )

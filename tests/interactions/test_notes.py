@@ -148,3 +148,14 @@ def test_an_overlong_note_is_refused_and_nothing_changes(practice_a: Practice) -
         )
 
     assert Note.objects.get(pk=note.pk).body == "kept"
+
+
+def test_a_stale_tab_sending_exactly_what_is_stored_is_not_a_conflict(
+    practice_a: Practice,
+) -> None:
+    note = make_note(practice_a)
+    services.note_save(note=note, title="Same", body="Same text", base_version=1, actor=DR)
+
+    again = services.note_save(note=note, title="Same", body="Same text", base_version=1, actor=DR)
+
+    assert again.version == 2
