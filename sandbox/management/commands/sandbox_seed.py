@@ -41,7 +41,11 @@ class Command(BaseCommand):
         else:
             per_practice = 50 if options["patients"] is None else options["patients"]
             seed_default(patients_per_practice=per_practice)
-            made, where = per_practice, "each seeded practice (at most)"
+            self.stdout.write(
+                f"Seeded two practices with {per_practice} patients each and six users "
+                f"in {time.monotonic() - started:.1f} s."
+            )
+            return
         self.stdout.write(
-            f"Seeded {made} patients in {where} in {time.monotonic() - started:.1f} s."
+            f"Added {made} patients to {where} in {time.monotonic() - started:.1f} s."
         )
