@@ -30,5 +30,23 @@ def test_the_chart_opens_the_clinical_chart_surface(live_stack, browser):  # noq
         assert response is not None and response.status == 200
         page.locator("iframe.app-frame[data-surface=clinical_chart]").wait_for()
         assert page.locator("[role=alert]:visible").count() == 0
+        # The app's page loads /hint-sdk.js, which reports its height: the frame grows past
+        # the 150 px strip a surface without the SDK gets.
+        page.wait_for_function(
+            "() => document.querySelector('iframe.app-frame').getBoundingClientRect().height > 160"
+        )
+    finally:
+        page.close()
+
+
+def test_localhost_mode_sends_the_handshake_from_the_browser(live_stack, browser):  # noqa: F811
+    live_stack.install(PRACTICE_A)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        with live_stack.faults(localhost_mode=True):
+            page.goto(live_stack.sandbox_url + "/app/")
+            assert page.locator("#browser-handshake").count() == 1
+            frame = page.frame_locator("iframe.app-frame")
+            frame.get_by_text("Hello, Avery").wait_for(timeout=15_000)
     finally:
         page.close()
