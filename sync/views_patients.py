@@ -1,6 +1,5 @@
 """The practice's patients (the mirror of Hint): list with live search, detail, backfill."""
 
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,6 +12,7 @@ from sync.models import Patient
 from sync.patient_search import MAX_QUERY, patients_search
 
 PAGE_SIZE = 25
+COUNT_CAP = 1000
 LIST_FIELDS = (
     "pk",
     "first_name",
@@ -25,6 +25,13 @@ LIST_FIELDS = (
 )
 
 
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, min(int(raw or 1), 100_000))
+    except ValueError:
+        return 1
+
+
 def _results_context(request: HintRequest) -> dict[str, object]:
     practice = request.hint.practice
     run = backfill.backfill_latest(practice=practice)
@@ -35,17 +42,25 @@ def _results_context(request: HintRequest) -> dict[str, object]:
     query = request.GET.get("q", "")[:MAX_QUERY]
     patients = Patient.objects.for_practice(practice).visible().only(*LIST_FIELDS)
     matches = patients_search(patients, query).order_by("last_name_key", "first_name_key", "pk")
-    page = Paginator(matches, PAGE_SIZE).get_page(request.GET.get("page"))
+    # No exact COUNT(*) and no page count: counting 100,000 rows costs more than the page itself.
+    # One extra row says whether there is a next page; the total is counted up to a cap.
+    number = _page_number(request.GET.get("page"))
+    offset = (number - 1) * PAGE_SIZE
+    rows = list(matches[offset : offset + PAGE_SIZE + 1])
+    total = matches.order_by()[: COUNT_CAP + 1].count()
     key = request.hint.session_key
 
-    def page_url(number: int) -> str:
-        return url_with_session(request.path, key, q=query, page=number)
+    def page_url(page: int) -> str:
+        return url_with_session(request.path, key, q=query, page=page)
 
     return {
-        "page": page,
+        "patients": rows[:PAGE_SIZE],
+        "number": number,
+        "total": min(total, COUNT_CAP),
+        "more_than_total": total > COUNT_CAP,
         "q": query,
-        "previous_url": page_url(page.previous_page_number()) if page.has_previous() else "",
-        "next_url": page_url(page.next_page_number()) if page.has_next() else "",
+        "previous_url": page_url(number - 1) if number > 1 else "",
+        "next_url": page_url(number + 1) if len(rows) > PAGE_SIZE else "",
         "backfill": run,
     }
 

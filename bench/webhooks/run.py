@@ -351,6 +351,30 @@ def time_search(port: int, key: str, queries: list[str]) -> dict[str, Any]:
     }
 
 
+def explain_ms(practice: Any, query: str) -> dict[str, float]:
+    """Server-side time of the capped count and the first page for `query` (PostgreSQL's own)."""
+    from django.db import connection
+
+    from sync.models import Patient
+    from sync.patient_search import patients_search
+    from sync.views_patients import COUNT_CAP
+
+    rows = patients_search(Patient.objects.for_practice(practice).visible(), query)
+    page = rows.order_by("last_name_key", "first_name_key", "pk")[:25]
+    out = {}
+    capped = rows.order_by()[: COUNT_CAP + 1].values("pk")  # as the view counts: up to a cap
+    for label, qs in (("count", capped), ("page", page)):
+        sql, params = qs.query.sql_with_params()
+        if label == "count":
+            sql = f"SELECT count(*) FROM ({sql}) AS matches"
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        out[label] = round(plan[0]["Execution Time"], 2)
+    return out
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -438,7 +462,11 @@ def main() -> None:
             queries = search_queries(random.Random(7), args.searches)
             time_search(port, key, queries[:30])  # warm-up
             search = time_search(port, key, queries)
+            search["load_average"] = os.getloadavg()[0]
             print("search:", json.dumps(search))
+            print("database time of the search queries (EXPLAIN ANALYZE, ms):")
+            for query in ("s", "smi", "Ada smi", "1980-02-03", "ada.", ""):
+                print(f"  {query!r:14} {explain_ms(practice, query)}")
         connection.close()
 
 

@@ -97,7 +97,26 @@ def test_the_list_is_paginated(client: Client, staff_key: str, practice_a: Pract
     first = _list(client, staff_key)
     second = _list(client, staff_key, page=2)
     assert "Person00" in first and "Person29" not in first
-    assert "Person29" in second and "page 2 of 2" in second
+    assert "Person29" in second and "page 2" in second
+    assert "?session_key=" in first and "page=2" in first and "page=3" not in second
+
+
+def test_a_page_past_the_end_offers_the_way_back(
+    client: Client, staff_key: str, patients: dict[str, Patient]
+) -> None:
+    html = _list(client, staff_key, page=7)
+    assert "No more patients" in html and "page=6" in html
+    assert "Lovelace" in _list(client, staff_key, page="not-a-number")
+
+
+def test_a_large_result_is_counted_only_up_to_a_cap(
+    client: Client, staff_key: str, patients: dict[str, Patient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync import views_patients
+
+    monkeypatch.setattr(views_patients, "COUNT_CAP", 2)
+    assert "More than 2 patients" in _list(client, staff_key)
+    assert "1 patient" in _list(client, staff_key, q="lovelace")
 
 
 def test_destroyed_patients_are_hidden(
