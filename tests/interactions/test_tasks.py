@@ -7,7 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from handshake.models import Practice
-from interactions import services
+from interactions import push, services
 from interactions.models import Note
 from interactions.tasks import note_push_task
 from tests.interactions.conftest import (
@@ -53,10 +53,10 @@ def test_hint_down_keeps_the_text_and_the_retry_task_syncs_it_later(
 
 
 def test_the_retry_waits_longer_after_each_failure() -> None:
-    delays = [services._retry_delay(n) for n in (1, 2, 3, 4, 20)]
+    delays = [push._retry_delay(n) for n in (1, 2, 3, 4, 20)]
 
     assert delays[0] < delays[1] < delays[2] < delays[3]
-    assert delays[-1] == timedelta(seconds=services.RETRY_MAX_SECONDS)
+    assert delays[-1] == timedelta(seconds=push.RETRY_MAX_SECONDS)
 
 
 def test_the_background_signing_patch_uses_the_practice_token(
