@@ -561,3 +561,15 @@ def test_the_editor_names_the_patient_from_the_mirror_or_the_handshake(
         "Draft about Alice Ng"
         in client.get(url_of("interactions:note", note), {"session_key": key}).content.decode()
     )
+
+
+def test_the_editor_never_nests_a_form_inside_its_form(
+    client: Client, note: Note, clinician_key: str
+) -> None:
+    Note.objects.filter(pk=note.pk).update(sync_state=Note.SyncState.ERROR, sync_error="Refused.")
+
+    text = client.get(url_of("interactions:note", note), {"session_key": clinician_key}).text
+
+    editor = text.split('id="note-form"', 1)[1].split("</form>", 1)[0]
+    assert "<form" not in editor
+    assert "Try again now" in editor
