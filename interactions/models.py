@@ -1,6 +1,7 @@
 """Clinical notes written here, and the partner interactions they become in Hint's chart."""
 
 from django.db import models
+from django.utils import timezone
 
 from hintpartner.tenancy import PracticeOwned, PracticeScopedQuerySet
 
@@ -122,6 +123,13 @@ class Note(PracticeOwned):
         if not self.hint_interaction_id:
             return self.has_content or self.is_signed
         return self.hint_status != self.status or self.hint_title != self.desired_hint_title
+
+    @property
+    def push_due(self) -> bool:
+        """Waiting for Hint and not inside a retry's backoff: an open page may push now."""
+        if self.sync_state != self.SyncState.PENDING or not self.needs_push:
+            return False
+        return self.sync_next_attempt_at is None or self.sync_next_attempt_at <= timezone.now()
 
     @property
     def patient_label(self) -> str:

@@ -573,3 +573,27 @@ def test_the_editor_never_nests_a_form_inside_its_form(
     editor = text.split('id="note-form"', 1)[1].split("</form>", 1)[0]
     assert "<form" not in editor
     assert "Try again now" in editor
+
+
+def test_the_status_line_pushes_only_once_a_retrys_backoff_is_over(
+    client: Client, note: Note, clinician_key: str
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    url = url_of("interactions:note-status", note)
+    sync = url_of("interactions:note-sync", note)
+    Note.objects.filter(pk=note.pk).update(
+        sync_state=Note.SyncState.PENDING,
+        sync_attempts=2,
+        sync_next_attempt_at=timezone.now() + timedelta(minutes=5),
+    )
+    waiting = client.get(url, {"session_key": clinician_key}).content.decode()
+    assert sync not in waiting and 'hx-trigger="every 10s"' in waiting
+
+    Note.objects.filter(pk=note.pk).update(
+        sync_next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    due = client.get(url, {"session_key": clinician_key}).content.decode()
+    assert sync in due
