@@ -125,6 +125,11 @@ class Note(PracticeOwned):
         return self.hint_status != self.status or self.hint_title != self.desired_hint_title
 
     @property
+    def is_discardable(self) -> bool:
+        """A draft that Hint has never seen (and may never have seen) can simply go."""
+        return self.is_editable and not (self.hint_interaction_id or self.hint_create_attempted)
+
+    @property
     def push_due(self) -> bool:
         """Waiting for Hint and not inside a retry's backoff: an open page may push now."""
         if self.sync_state != self.SyncState.PENDING or not self.needs_push:

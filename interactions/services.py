@@ -203,3 +203,17 @@ def note_addend(*, note: Note, body: str, actor: Actor) -> Addendum:
             _mark_pending(current)
         current.save(update_fields=["status", "version", "last_saved_at", "sync_state"])
     return addendum
+
+
+def note_discard(*, note: Note, actor: Actor) -> None:
+    """Delete a draft that never reached Hint (a New note opened by mistake, say)."""
+    with transaction.atomic():
+        current = Note.objects.select_for_update().get(pk=note.pk, practice=note.practice_id)
+        if not current.is_editable:
+            raise NoteLocked("A signed note is part of the record and cannot be discarded.")
+        if current.hint_interaction_id or current.hint_create_attempted:
+            raise NoteInvalid(
+                "This draft is already in the patient's chart in Hint, so it stays: finish it, "
+                "or leave it unsigned."
+            )
+        current.delete()

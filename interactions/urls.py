@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:note_id>/sign/review", views.note_sign_review, name="note-sign-review"),
     path("<int:note_id>/sign", views.note_sign, name="note-sign"),
     path("<int:note_id>/addenda", views.note_addend, name="note-addend"),
+    path("<int:note_id>/discard", views.note_discard, name="note-discard"),
     path("panels/chart", views.chart_panel, name="chart-panel"),
     path("panels/interaction", views.interaction_panel, name="interaction-panel"),
     path("panels/my-drafts", views.my_drafts_panel, name="my-drafts-panel"),

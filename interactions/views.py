@@ -249,6 +249,26 @@ def note_addend(request: HintRequest, note_id: int) -> HttpResponse:
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
 
 
+@require_POST
+@hint_session(permission="write_notes")
+def note_discard(request: HintRequest, note_id: int) -> HttpResponse:
+    """Delete a draft Hint never saw; back to the patient's notes."""
+    note = _note_or_404(request, note_id)
+    try:
+        services.note_discard(note=note, actor=services.Actor.from_hint(request.hint))
+    except services.NoteError as exc:
+        return _refused(request, note, str(exc), status=409)
+    audit_record(hint=request.hint, action="note.discarded", target_type="note", target_id=note_id)
+    response = redirect_with_session(
+        request, "interactions:patient-notes", patient_id=note.patient_hint_id
+    )
+    if request.htmx:
+        redirect = HttpResponse("")
+        redirect["HX-Redirect"] = response.url
+        return redirect
+    return response
+
+
 @require_GET
 @hint_session(permission="view_records")
 def patient_notes(request: HintRequest, patient_id: str) -> HttpResponse:

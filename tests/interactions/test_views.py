@@ -36,6 +36,7 @@ VIEWS = [
     ("interactions:note-sign-review", "post", True, "sign_notes"),
     ("interactions:note-sign", "post", True, "sign_notes"),
     ("interactions:note-addend", "post", True, "sign_notes"),
+    ("interactions:note-discard", "post", True, "write_notes"),
     ("interactions:my-drafts", "get", False, "view_records"),
     ("interactions:chart-panel", "get", False, "view_records"),
     ("interactions:interaction-panel", "get", False, "view_records"),
@@ -597,3 +598,42 @@ def test_the_status_line_pushes_only_once_a_retrys_backoff_is_over(
     )
     due = client.get(url, {"session_key": clinician_key}).content.decode()
     assert sync in due
+
+
+def test_a_draft_hint_never_saw_can_be_discarded(
+    client: Client, practice_a: Practice, staff_key: str
+) -> None:
+    note = make_note(practice_a)
+    assert (
+        "Discard draft"
+        in client.get(
+            url_of("interactions:note", note), {"session_key": staff_key}
+        ).content.decode()
+    )
+
+    response = client.post(url_of("interactions:note-discard", note), {"session_key": staff_key})
+
+    assert response.status_code == 303
+    assert (
+        reverse("interactions:patient-notes", kwargs={"patient_id": PATIENT})
+        in (response["Location"])
+    )
+    assert not Note.objects.filter(pk=note.pk).exists()
+    assert AuditEntry.objects.filter(action="note.discarded", target_id=str(note.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"hint_interaction_id": "inter-1"}, {"hint_create_attempted": True}, {"status": "signed"}],
+)
+def test_a_note_hint_may_hold_or_a_signed_one_is_never_discarded(
+    client: Client, practice_a: Practice, clinician_key: str, fields: dict
+) -> None:
+    note = make_note(practice_a, title="Kept", **fields)
+
+    response = client.post(
+        url_of("interactions:note-discard", note), {"session_key": clinician_key}
+    )
+
+    assert response.status_code == 409
+    assert Note.objects.filter(pk=note.pk).exists()
