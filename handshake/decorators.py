@@ -56,6 +56,16 @@ def denial_response(request: HttpRequest, permission: str | None) -> HttpRespons
     return render(request, template, context, status=403)
 
 
+def _cookies_suppress(request: HttpRequest, response: HttpResponse) -> None:
+    """Inside Hint's iframe a cookie would be blocked or partitioned, and identity never rides on
+    one: drop any a view set, and stop the CSRF and session middleware from adding theirs."""
+    response.cookies.clear()
+    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False
+    session = getattr(request, "session", None)
+    if session is not None:
+        session.modified = False
+
+
 def hint_session(
     permission: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -82,6 +92,7 @@ def hint_session(
                     response = denial_response(request, permission)
             # Pages carry a session key and patient data: never cache them anywhere.
             patch_cache_control(response, private=True, no_store=True)
+            _cookies_suppress(request, response)
             return response
 
         # These views are authenticated by the key that the request itself carries (query, form

@@ -3,9 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from django.test import Client
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
+from handshake.decorators import hint_session
 from handshake.models import HintSession, PracticeUser
 from handshake.services import key_hash
 from tests.conftest import open_session
@@ -76,3 +80,19 @@ def test_sessions_past_their_absolute_expiry_are_purged_as_new_ones_open(
     open_session(practice_a, ["staff"])
     assert not HintSession.objects.filter(key_hash=key_hash(admin_key)).exists()
     assert HintSession.objects.count() == 1
+
+
+def test_a_view_behind_the_decorator_cannot_set_a_cookie(admin_key: str) -> None:
+    @hint_session()
+    def view(request) -> HttpResponse:
+        get_token(request)  # what {% csrf_token %} does
+        request.session["x"] = 1
+        response = HttpResponse("ok")
+        response.set_cookie("tracker", "1")
+        return response
+
+    request = RequestFactory().get("/x", {"session_key": admin_key})
+    chain = SessionMiddleware(CsrfViewMiddleware(view))
+    response = chain(request)
+    assert response.status_code == 200
+    assert not response.cookies
