@@ -333,7 +333,7 @@ def interaction_panel(request: HintRequest) -> HttpResponse:
             token=hint.token,
         )
     if note is not None:
-        audit_record(hint=hint, action="note.viewed", target_type="note", target_id=note.pk)
+        # The note page itself records the view.
         link = redirect_with_session(request, "interactions:note", note_id=note.pk).url
         response = render(
             request, "interactions/_interaction_panel.html", {"note": note, "link": link}
