@@ -141,8 +141,10 @@ class Patient(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["practice", "archived", "created_at"]),
-            models.Index(fields=["practice", "updated_at"]),
+            # Lists walk this in order (rowid = id breaks ties) and counts read only it:
+            # `archived` rides along because SQLite cannot seek on Django's `NOT archived`.
+            models.Index(fields=["practice", "created_at", "archived"]),
+            models.Index(fields=["practice", "updated_at", "archived"]),
             models.Index(fields=["practice", "last_name", "first_name"]),
         ]
 

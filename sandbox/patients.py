@@ -101,7 +101,10 @@ def page(params: Any, qs: QuerySet, *, default_sort: str = "created_at") -> tupl
     prefix = "-" if sort.startswith("-") else ""
     qs = qs.order_by(prefix + column, prefix + "id")
     total = qs.count()
-    return list(qs[offset : offset + limit]), total
+    # Ids first (an index-only walk even at a deep offset), then only those rows.
+    ids = list(qs.values_list("id", flat=True)[offset : offset + limit])
+    rows = {row.pk: row for row in qs.filter(pk__in=ids)}
+    return [rows[pk] for pk in ids if pk in rows], total
 
 
 def patients_filter(practice: Practice, params: Any) -> QuerySet:
