@@ -147,3 +147,33 @@ def test_text_typed_just_before_a_reload_is_offered_back(
         page,
         lambda: stored(page, note.pk).body == "Saved part. Typed just before the reload.",
     )
+
+
+def test_text_typed_as_the_session_expires_survives_reopening_from_hint(
+    page, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handshake.models import HintSession
+
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="Saved part.")
+    mocked_hint.post(create_url(), json=interaction_answer(note))
+    path = reverse("interactions:note", args=[note.pk])
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    page.goto(f"{live_server.url}{path}?session_key={key}")
+
+    HintSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    page.fill("#note-body", "Saved part. Typed as the session ran out.")
+    page.wait_for_selector("text=Please open this app again from Hint", timeout=15_000)
+    assert stored(page, note.pk).body == "Saved part."
+
+    again = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    page.goto(f"{live_server.url}{path}?session_key={again}")
+    page.click("#note-unsaved button", timeout=10_000)
+    eventually(
+        page,
+        lambda: stored(page, note.pk).body == "Saved part. Typed as the session ran out.",
+    )
