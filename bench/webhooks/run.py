@@ -461,7 +461,12 @@ def main() -> None:
                 cursor.execute("ANALYZE sync_patient")
             queries = search_queries(random.Random(7), args.searches)
             time_search(port, key, queries[:30])  # warm-up
+            cpu_app, cpu_db = cpu_of([master]), cpu_of(roots[1:])
             search = time_search(port, key, queries)
+            search["cpu_ms_per_request"] = {
+                "app": round((cpu_of([master]) - cpu_app) * 1000 / len(queries), 2),
+                "postgres": round((cpu_of(roots[1:]) - cpu_db) * 1000 / len(queries), 2),
+            }
             search["load_average"] = os.getloadavg()[0]
             print("search:", json.dumps(search))
             print("database time of the search queries (EXPLAIN ANALYZE, ms):")

@@ -56,6 +56,8 @@ def test_the_list_shows_the_practices_patients(
     html = _list(client, staff_key)
     assert "Lovelace" in html and "Turing" in html and "O&#x27;Brien-Smith" in html
     assert "3 patients" in html
+    detail = reverse("sync:patient", args=[patients["ada"].pk])
+    assert f'href="{detail}?session_key={staff_key}"' in html
 
 
 @pytest.mark.parametrize(
