@@ -29,7 +29,9 @@ def _answer(status: int, message: str) -> JsonResponse:
 def webhook_receive(request: HttpRequest) -> HttpResponse:
     """Verify, store once, queue, acknowledge: no other work inside the request."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+    if not declared.isdigit():
+        return _answer(400, "The Content-Length header is not a number.")
+    if int(declared) > MAX_BODY_BYTES:
         # 413 before reading a byte: Hint's events are small, a megabyte is not one of them.
         # Hint would retry it, and it would keep failing; nothing is stored.
         return _answer(413, "The body is larger than 1 MB.")

@@ -87,6 +87,21 @@ def test_it_refuses_a_body_over_one_megabyte(
     assert _nothing_stored()
 
 
+def test_it_refuses_a_declared_length_over_one_megabyte_before_reading(
+    client: Client, practice_a: Practice, webhook_url: str
+) -> None:
+    body, signature = signed(load_event("patient_created"))
+    response = client.post(
+        webhook_url,
+        body,
+        content_type="application/json",
+        HTTP_X_HINT_SIGNATURE=signature,
+        CONTENT_LENGTH=str(2 * 1024 * 1024),
+    )
+    assert response.status_code == 413
+    assert _nothing_stored()
+
+
 def test_it_answers_400_to_a_signed_body_that_is_not_json(
     client: Client, practice_a: Practice, webhook_url: str
 ) -> None:
