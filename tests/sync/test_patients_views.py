@@ -245,3 +245,14 @@ def test_one_practice_refreshing_never_starts_anothers_pull(
 ) -> None:
     client.post(reverse("sync:backfill-start"), {"session_key": outsider_key})
     assert not BackfillRun.objects.for_practice(practice_a).exists()
+
+
+def test_core_page_carries_the_patients_panel_and_nav_and_settings_the_admin_panels(
+    client: Client, admin_key: str
+) -> None:
+    core = client.get(reverse("handshake:core_page"), {"session_key": admin_key}).content.decode()
+    assert f"{reverse('sync:patients-panel')}?session_key={admin_key}" in core
+    assert f"{reverse('sync:patients')}?session_key={admin_key}" in core
+    settings_page = client.get(reverse("handshake:settings"), {"session_key": admin_key})
+    html = settings_page.content.decode()
+    assert reverse("sync:backfill-panel") in html and reverse("webhooks:panel") in html
