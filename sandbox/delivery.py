@@ -23,7 +23,6 @@ from sandbox.models import Config, DeliveryAttempt, WebhookEndpoint, WebhookEven
 logger = logging.getLogger("sandbox.delivery")
 OUT_OF_ORDER_HOLD_SECONDS = 2.0
 OUT_OF_ORDER_MAX_WAIT_SECONDS = 10.0
-_http = requests.Session()
 
 
 def endpoint_url(config: Config) -> str:
@@ -42,7 +41,8 @@ def _post(event: WebhookEvent, url: str) -> DeliveryAttempt:
     started = time.monotonic()
     attempt = DeliveryAttempt(event=event, url=url)
     try:
-        response = _http.post(
+        # A fresh connection per delivery: simple, and no keep-alive stalls against runserver.
+        response = requests.post(
             url, data=body, headers=headers, timeout=settings.SANDBOX_WEBHOOK_TIMEOUT
         )
         attempt.status_code = response.status_code

@@ -44,13 +44,20 @@
     });
   }
 
+  function sendInit() {
+    post({ type: "init", user: context.user, currentPatient: context.currentPatient,
+           interaction: context.interaction, queryParams: context.queryParams, fragment: context.fragment });
+  }
+  // The frame may have loaded (and said "ready") before this script ran: greet it anyway.
+  frame.addEventListener("load", sendInit);
+  sendInit();
+
   window.addEventListener("message", function (event) {
     if (event.source !== frame.contentWindow || event.origin !== appOrigin()) return;
     var m = event.data;
     if (!m || m.source !== "hint-sdk") return;
     if (m.type === "ready") {
-      post({ type: "init", user: context.user, currentPatient: context.currentPatient,
-             interaction: context.interaction, queryParams: context.queryParams, fragment: context.fragment });
+      sendInit();
     } else if (m.type === "height" && frame.hasAttribute("data-clinical")) {
       var h = Math.max(80, Math.min(5000, parseInt(m.height, 10) || 0));
       frame.style.height = h + "px";

@@ -32,6 +32,8 @@
       state.queryParams = m.queryParams || {};
       state.fragment = m.fragment || "";
       if (!ready) { ready = true; fire(hooks.init, SDK); hooks.init = []; }
+      lastHeight = 0;  // the host may have missed earlier reports: send the height again
+      reportHeight();
     } else if (m.type === "currentPatientChanged") {
       state.currentPatient = m.currentPatient || null;
       fire(hooks.patient, state.currentPatient);
