@@ -198,9 +198,10 @@ def _check_abort(batch: Batch) -> None:
 def _recount(batch: Batch) -> None:
     rows = BatchRow.objects.filter(batch=batch).exclude(outcome=Outcome.PENDING)
     counts = dict(rows.values_list("outcome").annotate(n=Count("pk")).order_by())
-    owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False).count()
-    if owed:
-        counts["hint_writes_owed"] = owed
+    if batch.kind == Batch.Kind.PATIENTS_TO_CONTACTS:  # CSV rows never owe a write
+        owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False).count()
+        if owed:
+            counts["hint_writes_owed"] = owed
     batch.counts = counts
     batch.processed = sum(v for k, v in counts.items() if k != "hint_writes_owed")
 
@@ -311,7 +312,6 @@ def _run_patients(batch: Batch, token: str) -> None:
                         batch.total = total
                     elif not full:
                         batch.total = offset
-                    _recount(batch)
                     batch.save(
                         update_fields=["checkpoint", "total", "counts", "processed", "updated_at"]
                     )
@@ -412,6 +412,18 @@ def _patients_page(
     # A resumed page may already have rows from a killed run that did not commit: none exist,
     # because the page commits as a whole; ignore_conflicts only guards a manual rerun.
     BatchRow.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    _count_page(batch, rows)
+
+
+def _count_page(batch: Batch, rows: list[BatchRow]) -> None:
+    """Add a page's outcomes to the batch's counts (no rescan of earlier rows: O(page))."""
+    counts = Counter(batch.counts or {})
+    counts.update(row.outcome for row in rows)
+    owed = sum(1 for row in rows if row.push_body is not None)
+    if owed:
+        counts["hint_writes_owed"] += owed
+    batch.counts = dict(counts)
+    batch.processed = sum(v for k, v in counts.items() if k != "hint_writes_owed")
 
 
 def _owed(contact: Contact, result: MergeResult, data: dict[str, Any] | None) -> dict[str, Any]:
@@ -423,7 +435,8 @@ def _owed(contact: Contact, result: MergeResult, data: dict[str, Any] | None) ->
 def _send_owed(batch: Batch, token: str) -> None:
     """Second pass: send each row's owed write to Hint (one PATCH per linked patient)."""
     owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False).order_by("position")
-    last = 0
+    last = sent = 0
+    _recount(batch)  # once: a resumed run may find writes sent before the counts were saved
     while True:
         chunk = list(owed.filter(position__gt=last)[:200])
         if not chunk:
@@ -440,9 +453,15 @@ def _send_owed(batch: Batch, token: str) -> None:
                 continue
             row.push_body = None
             row.save(update_fields=["push_body", "updated_at"])
+            sent += 1
         with transaction.atomic():
-            _recount(batch)
-            batch.save(update_fields=["counts", "processed", "updated_at"])
+            counts = dict(batch.counts or {})
+            counts["hint_writes_owed"] = max(0, counts.get("hint_writes_owed", 0) - sent)
+            if not counts["hint_writes_owed"]:
+                del counts["hint_writes_owed"]
+            batch.counts = counts
+            batch.save(update_fields=["counts", "updated_at"])
+        sent = 0
 
 
 # --- CSV contacts -> patients ----------------------------------------------------------------

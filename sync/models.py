@@ -161,6 +161,8 @@ class Contact(PracticeOwned):
                 name="contact_demographic",
             ),
             models.Index(fields=["practice", "first_name_key"], name="contact_first_key"),
+            # The unique constraint's index is partial, which SQLite cannot use for `IN (…)`.
+            models.Index(fields=["practice", "hint_patient_id"], name="contact_hint_patient"),
         ]
 
     def __str__(self) -> str:
