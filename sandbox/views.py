@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import delivery, limits, patients
@@ -215,8 +216,8 @@ def install(request: HttpRequest) -> HttpResponse:
     practice, _ = _current(request)
     try:
         installation = installation_start(practice=practice, mode=request.POST.get("mode", ""))
-    except SandboxError:
-        return redirect("sandbox:settings")
+    except SandboxError as exc:
+        return redirect(reverse("sandbox:settings") + "?" + urlencode({"error": exc.message}))
     if request.POST.get("delivery", "post") == "post":
         installation_post_code(installation=installation, app_url=Config.get().app_url)
     else:

@@ -158,3 +158,13 @@ def test_resend_queues_an_event_again(sandbox):
         )
 
     assert sandbox.wait_for(attempts)
+
+
+def test_installing_with_an_unknown_mode_says_so(sandbox):
+    sandbox.uninstall(PRACTICE_B)
+    session = _browser(sandbox)
+    _post(session, sandbox.sandbox_url + "/switch", {"practice": PRACTICE_B, "next": "/"})
+    page = _post(session, sandbox.sandbox_url + "/settings/install", {"mode": "sideways"})
+    assert page.status_code == 200
+    assert "Not installed: Unknown activation mode" in page.text
+    assert sandbox.installation(PRACTICE_B) is None
