@@ -11,4 +11,4 @@ RUN useradd --create-home app && chown -R app /app
 USER app
 EXPOSE 8000
 # The web process; run the worker from the same image with: python manage.py worker
-CMD ["gunicorn", "hintpartner.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "hintpartner.wsgi:application", "--config", "gunicorn.conf.py"]
