@@ -340,9 +340,17 @@ def _patients_page(
     ids = [str(p[PATIENT_ID]) for p in patients]
     contacts = Contact.objects.for_practice(practice)
     linked = {c.hint_patient_id: c for c in contacts.filter(hint_patient_id__in=ids)}
-    last_keys = {patient_key(p)[1] for p in patients} - {""}
+    keys = {patient_key(p) for p in patients}
+    keys = {k for k in keys if all(k)}
     by_key: dict[tuple, list[Contact]] = {}
-    for c in contacts.filter(hint_patient_id="", last_name_key__in=last_keys):
+    # Narrow on all three parts (the demographic index); the exact pairs are checked below.
+    candidates = contacts.filter(
+        hint_patient_id="",
+        last_name_key__in={k[1] for k in keys},
+        first_name_key__in={k[0] for k in keys},
+        dob__in={k[2] for k in keys},
+    )
+    for c in candidates if keys else []:
         dob = c.dob.isoformat() if c.dob else ""
         by_key.setdefault((c.first_name_key, c.last_name_key, dob), []).append(c)
     rows: list[BatchRow] = []
