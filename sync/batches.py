@@ -523,8 +523,18 @@ def _search_submit(pool: ThreadPoolExecutor, row: BatchRow, token: str) -> Futur
     contact = row.contact
     if contact is None or contact.hint_patient_id or not all(_search_key(contact)):
         return None
-    last_name = contact.last_name.strip()
-    return pool.submit(api.patients_search, token=token, limit=SEARCH_LIMIT, last_name=last_name)
+    return pool.submit(_search, token, contact)
+
+
+def _search(token: str, contact: Contact) -> list[dict[str, Any]]:
+    """Hint patients with the contact's first and last name (Hint's case-insensitive filters);
+    both names, so a common last name does not push the match past the page."""
+    return api.patients_search(
+        token=token,
+        limit=SEARCH_LIMIT,
+        last_name=contact.last_name.strip(),
+        first_name=contact.first_name.strip(),
+    )
 
 
 def _progress(batch: Batch, position: int) -> None:
@@ -542,7 +552,10 @@ def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = 
 
 
 def _csv_row(batch: Batch, row: BatchRow, token: str, search: Future | None = None) -> None:
-    """One contact of the CSV: match it in Hint (1 request), write the patient (1 request)."""
+    """One contact of the CSV: match it in Hint (1 request), write the patient (1 request).
+
+    The match is exact on normalized names and birth date, checked here on Hint's answer.
+    """
     contact = row.contact
     if contact is None:
         _row_done(row, Outcome.ERROR, "The contact was deleted after the file was uploaded.")
@@ -558,12 +571,7 @@ def _csv_row(batch: Batch, row: BatchRow, token: str, search: Future | None = No
         )
         return
     try:
-        if search is None:
-            candidates = api.patients_search(
-                token=token, limit=SEARCH_LIMIT, last_name=contact.last_name.strip()
-            )
-        else:
-            candidates = search.result()
+        candidates = _search(token, contact) if search is None else search.result()
     except errors.HintError as exc:
         _hint_stop(batch, exc)
         _row_done(row, Outcome.ERROR, "Searching Hint failed: " + _hint_error_text(exc))

@@ -79,6 +79,8 @@ def test_an_unlinked_contact_with_one_match_is_linked_contact_winning(
     assert body["integration_record_id"] == str(contact.pk)
     assert "address_city" not in body
     assert len(mocked_hint.calls) == 2  # at most two Hint requests per contact
+    search = parse_qs(urlparse(mocked_hint.calls[0].request.url).query)
+    assert search["first_name"] == ["First1"] and search["last_name"] == ["Last1"]
     assert Batch.objects.get(pk=batch.pk).counts == {"linked": 1}
 
 
