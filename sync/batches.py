@@ -27,7 +27,7 @@ from hintpartner.hint.paths import PAGE_SIZE, PATIENT_ID
 from sync import fieldmap
 from sync.matching import normalize_name, patient_key, patient_matches
 from sync.merge import MergeResult, Situation, merge
-from sync.models import Batch, BatchRow, Contact, SyncLog
+from sync.models import Batch, BatchRow, Contact, SyncLog, SyncOptions
 from sync.services import (
     _apply_to_contact,
     _hint_error_text,
@@ -478,6 +478,7 @@ def _send_owed(batch: Batch, token: str) -> None:
 def _run_csv(batch: Batch, token: str) -> None:
     """Rows in order; the searches of the next few rows run ahead in threads (list calls,
     which Hint allows concurrently) while this thread writes, one detail call at a time."""
+    options = options_for(batch.practice)
     pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING).order_by("position")
     rows = pending.select_related("contact").iterator(chunk_size=200)
     window: deque[tuple[BatchRow, Future | None]] = deque()
@@ -498,7 +499,7 @@ def _run_csv(batch: Batch, token: str) -> None:
                 done += 1
                 if done % 20 == 1:
                     _check_abort(batch)
-                _csv_row(batch, row, token, search)
+                _csv_row(batch, row, token, search, options)
                 if done % 20 == 0:
                     _progress(batch, row.position)
         finally:
@@ -551,7 +552,13 @@ def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = 
     row.save(update_fields=["outcome", "message", "patient_id", "name", "updated_at"])
 
 
-def _csv_row(batch: Batch, row: BatchRow, token: str, search: Future | None = None) -> None:
+def _csv_row(
+    batch: Batch,
+    row: BatchRow,
+    token: str,
+    search: Future | None = None,
+    options: SyncOptions | None = None,
+) -> None:
     """One contact of the CSV: match it in Hint (1 request), write the patient (1 request).
 
     The match is exact on normalized names and birth date, checked here on Hint's answer.
@@ -610,6 +617,8 @@ def _csv_row(batch: Batch, row: BatchRow, token: str, search: Future | None = No
             result=result,
             actor=f"batch {batch.sync_id}",
             batch_sync_id=batch.sync_id,
+            options=options,
+            refresh=False,
         )
         _row_done(row, Outcome.LINKED, "", pid)
 

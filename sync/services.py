@@ -287,9 +287,19 @@ def contact_link(
 
 
 def _link_save(
-    *, contact: Contact, patient_id: str, result: MergeResult, actor: str, batch_sync_id: str = ""
+    *,
+    contact: Contact,
+    patient_id: str,
+    result: MergeResult,
+    actor: str,
+    batch_sync_id: str = "",
+    options: SyncOptions | None = None,
+    refresh: bool = True,
 ) -> list[str]:
-    """Save a link and the contact's merged values; returns patient ids that lost their link."""
+    """Save a link and the contact's merged values; returns patient ids that lost their link.
+
+    Batches pass their `options` and `refresh=False` to save queries on every row.
+    """
     practice = contact.practice
     released: list[str] = []
     with transaction.atomic():
@@ -311,6 +321,7 @@ def _link_save(
                 message=f"Contact unlinked: its patient was linked to contact {contact.pk}.",
                 contact=other,
                 patient_id=patient_id,
+                options=options,
             )
         _apply_to_contact(fresh, result.contact_updates)
         fresh.hint_patient_id = patient_id
@@ -325,8 +336,10 @@ def _link_save(
             contact=fresh,
             patient_id=patient_id,
             batch_sync_id=batch_sync_id,
+            options=options,
         )
-    contact.refresh_from_db()
+    if refresh:
+        contact.refresh_from_db()
     return released
 
 

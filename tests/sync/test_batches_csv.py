@@ -185,8 +185,8 @@ def test_abort_stops_the_csv_batch_and_leaves_the_rest_pending(
     real_row = batches._csv_row
     done = {"n": 0}
 
-    def row_then_abort(b, row, token, search=None):
-        real_row(b, row, token, search)
+    def row_then_abort(b, row, token, search=None, options=None):
+        real_row(b, row, token, search, options)
         done["n"] += 1
         if done["n"] == 5:
             batches.batch_abort(batch=b, actor="Admin")
