@@ -139,7 +139,7 @@ HINT_NAV: list[tuple[str, str]] = [
 ]
 # Called as hook(practice=…) after commit whenever a practice becomes connected (code exchange,
 # activation, integration.activated): dotted paths, so handshake imports no app above it.
-HINT_PRACTICE_CONNECTED_HOOKS: list[str] = []
+HINT_PRACTICE_CONNECTED_HOOKS: list[str] = ["sync.backfill.backfill_ensure_first"]
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [
