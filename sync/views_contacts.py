@@ -12,7 +12,8 @@ from handshake.urls import redirect_with_session
 from hintpartner.hint import api, errors
 from sync import fieldmap, services
 from sync.matching import normalize_name
-from sync.models import Contact
+from sync.models import Contact, Patient
+from sync.patient_search import patients_search
 
 PAGE_SIZE = 25
 SEARCH_RESULTS = 20
@@ -183,6 +184,26 @@ def _hint_search(token: str, q: str) -> list[dict]:
     )
 
 
+def _with_mirror_matches(request: HintRequest, q: str, found: list[dict]) -> list[dict]:
+    """Hint's answers first, then prefix matches from our mirror of Hint's patients.
+
+    Hint's name filters match whole names only, so "Ana Nu" finds nothing there while the user is
+    still typing; the mirror (kept by webhooks and backfills) answers prefixes from an index.
+    """
+    if not q:
+        return found
+    seen = {str(p.get("id") or "") for p in found if isinstance(p, dict)}
+    mirror = Patient.objects.for_practice(request.hint.practice).visible()
+    extra = [
+        patient.data
+        for patient in patients_search(mirror, q).order_by("last_name_key", "first_name_key")[
+            :SEARCH_RESULTS
+        ]
+        if patient.hint_id not in seen and isinstance(patient.data, dict)
+    ]
+    return [*found, *extra][:SEARCH_RESULTS]
+
+
 @require_GET
 @hint_session(permission="edit_records")
 def contact_sync_search(request: HintRequest, pk: int) -> HttpResponse:
@@ -195,6 +216,7 @@ def contact_sync_search(request: HintRequest, pk: int) -> HttpResponse:
         results = _hint_search(request.hint.token, q)
     except errors.HintError as exc:
         error = services._hint_error_text(exc)
+    results = _with_mirror_matches(request, q, results)
     patients = [
         {
             "id": str(p.get("id") or ""),

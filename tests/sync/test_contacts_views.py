@@ -5,6 +5,7 @@ import json
 from django.urls import reverse
 
 from handshake.models import AuditEntry
+from sync.mirror import patient_apply
 from sync.models import Contact
 from tests.sync.helpers import make_contact, patient_json
 
@@ -150,6 +151,32 @@ def test_a_failed_hint_search_says_so_without_an_error_page(
     response = _get(client, "sync:contact-sync-search", staff_key, contact.pk, q="Ana")
     assert response.status_code == 200
     assert "Hint did not answer" in response.content.decode()
+
+
+def test_a_half_typed_name_finds_the_patient_through_the_mirror(
+    client, practice_a, practice_b, staff_key, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a)
+    patient_apply(practice=practice_a, data=patient_json(id="pat-mirror"))
+    patient_apply(practice=practice_b, data=patient_json(id="pat-other-practice"))
+    # Hint's exact name filter knows no "Nu": only the mirror's prefix search can answer.
+    mocked_hint.get(f"{hint_url}/api/provider/patients", json=[])
+    response = _get(client, "sync:contact-sync-search", staff_key, contact.pk, q="Ana Nu")
+    page = response.content.decode()
+    assert 'value="pat-mirror"' in page
+    assert "pat-other-practice" not in page
+
+
+def test_hints_own_answer_comes_first_and_is_not_repeated(
+    client, practice_a, staff_key, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a)
+    patient_apply(practice=practice_a, data=patient_json(id="pat-100"))
+    mocked_hint.get(f"{hint_url}/api/provider/patients", json=[patient_json(id="pat-100")])
+    page = _get(
+        client, "sync:contact-sync-search", staff_key, contact.pk, q="Ana Nunez"
+    ).content.decode()
+    assert page.count('value="pat-100"') == 1
 
 
 def test_picking_a_patient_links_the_contact_and_audits_it(
