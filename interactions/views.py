@@ -105,19 +105,22 @@ def note_new(request: HintRequest) -> HttpResponse:
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
 
 
-@require_POST
-@hint_session(permission="write_notes")
-def note_save(request: HintRequest, note_id: int) -> HttpResponse:
-    """Autosave (htmx) or the plain Save button: refuses to overwrite a newer version."""
-    note = _note_or_404(request, note_id)
+def _save_from_form(
+    request: HintRequest, note: Note, *, title: str, body: str
+) -> Note | HttpResponse:
+    """Save the posted title and body over `base_version`; a page explaining why if refused.
+
+    `title` and `body` are what a missing form field means ("" for the editor, the stored text
+    when signing from a page that may not post them).
+    """
     base_version = _int_or_none(request.POST.get("base_version"))
     if base_version is None:
         return _refused(request, note, "The page is out of date: reload it.", status=400)
     try:
         saved = services.note_save(
             note=note,
-            title=request.POST.get("title", ""),
-            body=request.POST.get("body", ""),
+            title=request.POST.get("title", title),
+            body=request.POST.get("body", body),
             base_version=base_version,
             actor=services.Actor.from_hint(request.hint),
         )
@@ -131,6 +134,17 @@ def note_save(request: HintRequest, note_id: int) -> HttpResponse:
         audit_record(
             hint=request.hint, action="note.edited", target_type="note", target_id=saved.pk
         )
+    return saved
+
+
+@require_POST
+@hint_session(permission="write_notes")
+def note_save(request: HintRequest, note_id: int) -> HttpResponse:
+    """Autosave (htmx) or the plain Save button: refuses to overwrite a newer version."""
+    note = _note_or_404(request, note_id)
+    saved = _save_from_form(request, note, title="", body="")
+    if isinstance(saved, HttpResponse):
+        return saved
     if request.htmx:
         return _status(request, saved)
     return redirect_with_session(request, "interactions:note", note_id=saved.pk)
@@ -170,27 +184,9 @@ def note_status(request: HintRequest, note_id: int) -> HttpResponse:
 def note_sign_review(request: HintRequest, note_id: int) -> HttpResponse:
     """Save what the editor shows, then open the confirmation page."""
     note = _note_or_404(request, note_id)
-    base_version = _int_or_none(request.POST.get("base_version"))
-    if base_version is None:
-        return _refused(request, note, "The page is out of date: reload it.", status=400)
-    try:
-        saved = services.note_save(
-            note=note,
-            title=request.POST.get("title", note.title),
-            body=request.POST.get("body", note.body),
-            base_version=base_version,
-            actor=services.Actor.from_hint(request.hint),
-        )
-    except services.NoteConflict as exc:
-        return _conflict(request, exc)
-    except services.NoteLocked as exc:
-        return _refused(request, note, str(exc), status=409)
-    except services.NoteInvalid as exc:
-        return _refused(request, note, str(exc), status=400)
-    if saved.version != note.version:  # a write, not a repeated autosave
-        audit_record(
-            hint=request.hint, action="note.edited", target_type="note", target_id=saved.pk
-        )
+    saved = _save_from_form(request, note, title=note.title, body=note.body)
+    if isinstance(saved, HttpResponse):
+        return saved
     response = redirect_with_session(request, "interactions:note-sign", note_id=saved.pk)
     if request.htmx:
         redirect = HttpResponse("")
