@@ -286,6 +286,34 @@ def contact_link(
     return contact
 
 
+def _contact_save_linked(
+    contact: Contact,
+    *,
+    practice: Any,
+    updates: dict[str, Any],
+    patient_id: str,
+    batch_sync_id: str,
+    message: str,
+    options: SyncOptions | None = None,
+) -> None:
+    """Write merged values and the link onto `contact` and log it (inside the caller's atomic)."""
+    _apply_to_contact(contact, updates)
+    contact.hint_patient_id = patient_id
+    contact.last_synced_at = timezone.now()
+    if batch_sync_id:
+        contact.last_batch_sync_id = batch_sync_id
+    contact.save()
+    sync_log_write(
+        practice=practice,
+        level=SyncLog.Level.DEBUG,
+        message=message,
+        contact=contact,
+        patient_id=patient_id,
+        batch_sync_id=batch_sync_id,
+        options=options,
+    )
+
+
 def _link_save(
     *,
     contact: Contact,
@@ -323,19 +351,13 @@ def _link_save(
                 patient_id=patient_id,
                 options=options,
             )
-        _apply_to_contact(fresh, result.contact_updates)
-        fresh.hint_patient_id = patient_id
-        fresh.last_synced_at = timezone.now()
-        if batch_sync_id:
-            fresh.last_batch_sync_id = batch_sync_id
-        fresh.save()
-        sync_log_write(
+        _contact_save_linked(
+            fresh,
             practice=practice,
-            level=SyncLog.Level.DEBUG,
-            message=f"Contact linked to a Hint patient by {actor}.",
-            contact=fresh,
+            updates=result.contact_updates,
             patient_id=patient_id,
             batch_sync_id=batch_sync_id,
+            message=f"Contact linked to a Hint patient by {actor}.",
             options=options,
         )
     if refresh:
@@ -535,19 +557,13 @@ def patient_adopt(
     else:
         return "no_match", None
     with transaction.atomic():
-        _apply_to_contact(contact, result.contact_updates)
-        contact.hint_patient_id = patient_id
-        contact.last_synced_at = timezone.now()
-        if batch_sync_id:
-            contact.last_batch_sync_id = batch_sync_id
-        contact.save()
-        sync_log_write(
+        _contact_save_linked(
+            contact,
             practice=practice,
-            level=SyncLog.Level.DEBUG,
-            message=f"Contact {outcome} for a Hint patient.",
-            contact=contact,
+            updates=result.contact_updates,
             patient_id=patient_id,
             batch_sync_id=batch_sync_id,
+            message=f"Contact {outcome} for a Hint patient.",
         )
     contact._pending_push = result.patient_updates  # type: ignore[attr-defined]
     if queue_push:
