@@ -11,4 +11,4 @@ RUN useradd --create-home app && chown -R app /app
 USER app
 EXPOSE 8000
 # The web process; run the worker from the same image with: python manage.py worker
-CMD ["gunicorn", "hintpartner.wsgi:application", "--config", "gunicorn.conf.py"]
+CMD ["gunicorn", "hintpartner.wsgi:application", "--config", "deploy/gunicorn.conf.py"]

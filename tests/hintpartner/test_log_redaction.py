@@ -31,7 +31,7 @@ def test_the_filter_rewrites_formatted_arguments() -> None:
     assert record.getMessage() == '"GET /x?session_key=[redacted]" 200'
 
 
-@pytest.mark.parametrize("logger_name", ["django.server", "django.request", "gunicorn.access"])
+@pytest.mark.parametrize("logger_name", ["django.server", "django.request"])
 def test_request_loggers_write_through_the_redacting_handler(logger_name: str) -> None:
     logger = logging.getLogger(logger_name)
     handler = logger.handlers[0]
@@ -43,3 +43,21 @@ def test_request_loggers_write_through_the_redacting_handler(logger_name: str) -
         handler.setStream(previous)
     assert "session_key=[redacted]" in stream.getvalue()
     assert "leaky-key-42" not in stream.getvalue()
+
+
+def test_gunicorns_access_lines_are_redacted_and_carry_no_query(tmp_path) -> None:
+    import logging.config
+    import runpy
+
+    config = runpy.run_path("deploy/gunicorn.conf.py")
+    assert "%(q)s" not in config["access_log_format"] and "%(r)s" not in config["access_log_format"]
+    logging.config.dictConfig(config["logconfig_dict"])
+    logger = logging.getLogger("gunicorn.access")
+    stream = io.StringIO()
+    previous = logger.handlers[0].setStream(stream)
+    try:
+        logger.info('127.0.0.1 "POST /hint/connect/one-time-code HTTP/1.1" 200')
+    finally:
+        logger.handlers[0].setStream(previous)
+    assert "/hint/connect/[redacted]" in stream.getvalue()
+    assert "one-time-code" not in stream.getvalue()
