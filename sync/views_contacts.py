@@ -126,8 +126,14 @@ def contact_detail(request: HintRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(contact: Contact, **extra: object) -> dict:
+    patient_deleted = bool(contact.hint_patient_id) and (
+        Patient.objects.for_practice(contact.practice_id)
+        .filter(hint_id=contact.hint_patient_id, destroyed_at__isnull=False)
+        .exists()
+    )
     return {
         "contact": contact,
+        "patient_deleted": patient_deleted,
         "two_way": _facts(contact, fieldmap.TWO_WAY_FIELDS),
         "hint_only": _facts(contact, fieldmap.HINT_ONLY_FIELDS),
         **extra,

@@ -77,6 +77,16 @@ def test_the_detail_shows_the_link_and_hint_only_fields_read_only_and_is_audited
     assert AuditEntry.objects.filter(action="contact.viewed", target_id=str(contact.pk)).exists()
 
 
+def test_a_contact_whose_patient_was_deleted_in_hint_says_so(client, practice_a, staff_key):
+    contact = make_contact(practice_a, hint_patient_id="pat-gone")
+    patient_apply(practice=practice_a, data=patient_json(id="pat-gone"))
+    before = _get(client, "sync:contact-detail", staff_key, contact.pk).content.decode()
+    assert "deleted in Hint" not in before
+    patient_apply(practice=practice_a, data={"id": "pat-gone"}, kind="destroyed")
+    after = _get(client, "sync:contact-detail", staff_key, contact.pk).content.decode()
+    assert "The linked patient was deleted in Hint" in after
+
+
 def test_hint_only_fields_cannot_be_changed_through_the_form(client, practice_a, staff_key):
     contact = make_contact(practice_a, insurance_payer="Acme")
     _post(
