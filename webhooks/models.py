@@ -34,6 +34,10 @@ class WebhookEvent(PracticeOwned):
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a task was queued for the event. The receiver leaves it empty on the database backend
+    # (one row per delivery keeps the acknowledgement fast); the worker's dispatcher then queues
+    # pending events in batches and stamps them (`services.events_dispatch`).
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     objects = WebhookEventQuerySet.as_manager()
 
@@ -42,6 +46,12 @@ class WebhookEvent(PracticeOwned):
             models.Index(fields=["practice", "-received_at"], name="webhook_practice_recent"),
             models.Index(fields=["practice", "status", "type"], name="webhook_practice_status"),
             models.Index(fields=["status"], name="webhook_status"),
+            # The dispatcher's sweep: pending events by when (or whether) they were queued.
+            models.Index(
+                fields=["queued_at", "id"],
+                condition=models.Q(status="pending"),
+                name="webhook_pending_queue",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django_tasks.backends.immediate import ImmediateBackend
 from django_tasks_db.backend import DatabaseBackend
 
 from handshake import services as handshake_services
@@ -185,17 +186,27 @@ def event_receive(*, payload: Any) -> bool:
         "processed_at": now if status == WebhookEvent.Status.IGNORED else None,
         "next_attempt_at": None,
     }
-    if status != WebhookEvent.Status.PENDING:
+    if status != WebhookEvent.Status.PENDING or _dispatcher_queues():
+        # One row, one statement, autocommit: the worker's dispatcher queues pending events in
+        # batches (`events_dispatch`), so the acknowledgement writes nothing else.
         return _insert_once(WebhookEvent, values) is not None
+    # The immediate backend (unit tests) has no worker: queue each event once it is committed.
     with transaction.atomic():
-        event_pk = _insert_once(WebhookEvent, values)
+        event_pk = _insert_once(WebhookEvent, {**values, "queued_at": now})
         if event_pk is not None:
             _queue(event_pk)
     return event_pk is not None
 
 
+def _dispatcher_queues() -> bool:
+    """Whether a worker runs (and so `events_dispatch` queues new events): every real backend."""
+    from webhooks.tasks import webhook_event_process
+
+    return not isinstance(webhook_event_process.get_backend(), ImmediateBackend)
+
+
 def _queue(event_pk: int) -> None:
-    """Queue an event's processing; called inside the transaction that stored the event."""
+    """Queue one event's processing; called inside the transaction that marked it pending."""
     from webhooks.tasks import webhook_event_process
 
     if isinstance(webhook_event_process.get_backend(), DatabaseBackend):
@@ -205,6 +216,48 @@ def _queue(event_pk: int) -> None:
     else:
         # Redis (or the immediate backend in tests) must not see the task before the row.
         enqueue_on_commit(webhook_event_process, event_pk)
+
+
+# --- dispatching ------------------------------------------------------------------------------
+
+DISPATCH_BATCH = 100
+# A pending event queued this long ago and still not processed lost its task (a Redis flush, a
+# task row deleted by hand): queue it again. Processing is idempotent, so a slow queue that
+# still holds the task only costs a second, no-op run.
+REQUEUE_AFTER = timedelta(hours=1)
+
+
+def events_dispatch(*, limit: int = 5000) -> int:
+    """Queue tasks for pending events nobody queued yet, in batches; returns how many.
+
+    Runs in the worker (`manage.py worker`, every half second). Claims rows with SKIP LOCKED, so
+    any number of workers can run it side by side without queueing an event twice.
+    """
+    from webhooks.tasks import webhook_events_process
+
+    dispatched = 0
+    while dispatched < limit:
+        now = timezone.now()
+        with transaction.atomic():
+            waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).filter(
+                models.Q(queued_at__isnull=True) | models.Q(queued_at__lt=now - REQUEUE_AFTER)
+            )
+            pks = list(
+                waiting.order_by("queued_at", "pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:DISPATCH_BATCH]
+            )
+            if not pks:
+                break
+            WebhookEvent.objects.filter(pk__in=pks).update(queued_at=now)
+            if isinstance(webhook_events_process.get_backend(), DatabaseBackend):
+                webhook_events_process.enqueue(pks)  # same database: atomic with the claim
+            else:
+                enqueue_on_commit(webhook_events_process, pks)
+        dispatched += len(pks)
+    if dispatched:
+        logger.info("dispatched %s webhook events", dispatched)
+    return dispatched
 
 
 # --- processing -------------------------------------------------------------------------------
@@ -283,7 +336,12 @@ def event_replay(*, event: WebhookEvent) -> bool:
         count = (
             WebhookEvent.objects.filter(pk=event.pk)
             .exclude(status__in=[WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED])
-            .update(status=WebhookEvent.Status.PENDING, attempts=0, next_attempt_at=None)
+            .update(
+                status=WebhookEvent.Status.PENDING,
+                attempts=0,
+                next_attempt_at=None,
+                queued_at=timezone.now(),
+            )
         )
         if count:
             _queue(event.pk)

@@ -8,6 +8,7 @@ from django.test import Client
 from handshake.models import Practice
 from sync.models import Patient
 from tests.webhooks.conftest import deliver, patient_event
+from webhooks import services
 from webhooks.models import WebhookEvent
 
 pytestmark = [
@@ -31,7 +32,8 @@ def test_a_delivered_event_is_processed_by_an_rq_worker(
 ) -> None:
     response = deliver(client, patient_event("patient.created", last_name="Through Redis"))
     assert response.status_code == 200
-    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PENDING  # queued, not run
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PENDING  # stored, not run
+    assert services.events_dispatch() == 1  # the worker's dispatcher queues it on Redis
     _work()
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
     assert Patient.objects.for_practice(practice_a).get().last_name == "Through Redis"
@@ -40,13 +42,12 @@ def test_a_delivered_event_is_processed_by_an_rq_worker(
 def test_a_failing_event_is_deferred_for_a_retry_on_rq(
     client: Client, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from webhooks import services
-
     def broken(event: WebhookEvent) -> None:
         raise RuntimeError("not yet")
 
     monkeypatch.setitem(services.HANDLERS, "patient.updated", broken)
     deliver(client, patient_event())
+    services.events_dispatch()
     _work()
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.FAILED

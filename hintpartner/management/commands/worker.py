@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from hintpartner.models import WorkerHeartbeat
 
@@ -31,6 +32,25 @@ def _beat(name: str, stop: threading.Event) -> None:
         stop.wait(HEARTBEAT_SECONDS)
 
 
+def dispatch_once() -> int:
+    """Run each of settings.WORKER_DISPATCHERS once; returns how much they queued."""
+    queued = 0
+    for path in settings.WORKER_DISPATCHERS:
+        try:
+            queued += import_string(path)() or 0
+        except Exception:  # a failed sweep is retried on the next tick; the worker goes on
+            logger.warning("dispatcher %s failed", path, exc_info=True)
+        finally:
+            close_old_connections()
+    return queued
+
+
+def _dispatch(stop: threading.Event) -> None:
+    while not stop.is_set():
+        dispatch_once()
+        stop.wait(settings.WORKER_DISPATCH_SECONDS)
+
+
 class Command(BaseCommand):
     help = "Run the task worker (database queue by default, RQ when REDIS_URL is set)."
 
@@ -41,6 +61,10 @@ class Command(BaseCommand):
         name = f"{socket.gethostname()}:{os.getpid()}"
         stop = threading.Event()
         threading.Thread(target=_beat, args=(name, stop), daemon=True).start()
+        if options["batch"]:
+            dispatch_once()  # queue what is waiting, then drain the queue and exit
+        else:
+            threading.Thread(target=_dispatch, args=(stop,), daemon=True).start()
         try:
             if settings.REDIS_URL:
                 extra = ["--burst"] if options["batch"] else []
