@@ -140,6 +140,13 @@ HINT_NAV: list[tuple[str, str]] = [
 # Called as hook(practice=…) after commit whenever a practice becomes connected (code exchange,
 # activation, integration.activated): dotted paths, so handshake imports no app above it.
 HINT_PRACTICE_CONNECTED_HOOKS: list[str] = ["sync.backfill.backfill_ensure_first"]
+# Called with no arguments by `manage.py worker` every WORKER_DISPATCH_SECONDS: work that turns
+# rows into queued tasks in bulk (the webhook receiver stores events and queues nothing itself).
+WORKER_DISPATCHERS: list[str] = ["webhooks.services.events_dispatch"]
+WORKER_DISPATCH_SECONDS = 0.5
+# URL name → WSGI callable answering it without the pages' middleware (`hintpartner/lean.py`):
+# the webhook receiver, whose acknowledgement has a throughput target.
+WSGI_LEAN_ROUTES: dict[str, str] = {"webhooks:receive": "webhooks.wsgi.receive"}
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -1,6 +1,7 @@
 """Helpers for webhook tests: Hint-shaped events from tests/data, delivered signed."""
 
 import copy
+import io
 import itertools
 import json
 from pathlib import Path
@@ -54,3 +55,68 @@ def deliver(client: Client, payload: Any, **extra: Any) -> Any:
 @pytest.fixture
 def webhook_url() -> str:
     return reverse("webhooks:receive")
+
+
+class LeanResponse:
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status_code = int(status.split()[0])
+        self.headers = dict(headers)
+        self.content = body
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class LeanClient:
+    """Calls the project's WSGI application (lean routes included) the way gunicorn does, with
+    Django's test-client care: the test's open transaction keeps its connection."""
+
+    def __init__(self, **defaults: Any) -> None:
+        self.defaults = {"HTTP_HOST": "testserver", "wsgi.url_scheme": "http", **defaults}
+
+    def request(self, method: str, path: str, body: bytes = b"", **extra: Any) -> LeanResponse:
+        from django.core import signals
+        from django.core.handlers.wsgi import WSGIHandler
+        from django.db import close_old_connections
+
+        from hintpartner.lean import lean_routes
+
+        # Built per request, as hintpartner/wsgi.py builds it once: middleware reads its
+        # settings when it is created, and tests override settings.
+        application = lean_routes(WSGIHandler())
+
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            **self.defaults,
+            **extra,
+        }
+        captured: list[Any] = []
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            chunks = application(
+                environ, lambda status, headers: captured.extend([status, headers])
+            )
+            content = b"".join(chunks)
+            if hasattr(chunks, "close"):
+                chunks.close()
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+        return LeanResponse(captured[0], captured[1], content)
+
+    def post(
+        self, path: str, data: Any = b"", content_type: str = "application/json", **extra: Any
+    ) -> LeanResponse:
+        body = data if isinstance(data, bytes) else str(data).encode()
+        return self.request("POST", path, body, CONTENT_TYPE=content_type, **extra)
+
+    def get(self, path: str, **extra: Any) -> LeanResponse:
+        return self.request("GET", path, **extra)

@@ -1,4 +1,8 @@
-"""POST /hint/webhooks: verify, store once, acknowledge; every refusal stores nothing."""
+"""POST /hint/webhooks: verify, store once, acknowledge; every refusal stores nothing.
+
+Every test runs twice: through Django's test client (the view) and through the project's WSGI
+application as gunicorn calls it (the lean route); both must answer alike.
+"""
 
 import json
 
@@ -8,10 +12,15 @@ from django.test import Client
 from handshake.models import Practice
 from sync.models import Patient
 from tests.conftest import signed
-from tests.webhooks.conftest import deliver, load_event, patient_event
+from tests.webhooks.conftest import LeanClient, deliver, load_event, patient_event
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["view", "lean route"])
+def client(request: pytest.FixtureRequest, client: Client) -> Client | LeanClient:
+    return client if request.param == "view" else LeanClient()
 
 
 def _nothing_stored() -> bool:

@@ -1,0 +1,48 @@
+"""Lean WSGI routes: a few machine-to-machine URLs answered without the pages' middleware.
+
+`settings.WSGI_LEAN_ROUTES` maps a URL name to a WSGI callable (dotted paths, so this package
+imports no app). A request takes the lean route only when it is a POST to that exact path, for an
+allowed host, and (where HTTPS is required) arrived over HTTPS; anything else goes to Django,
+which answers it as it would any other URL (405, 400 for a bad host, the HTTPS redirect).
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.urls import reverse
+from django.utils.module_loading import import_string
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _secure(environ: dict[str, Any]) -> bool:
+    if environ.get("wsgi.url_scheme") == "https":
+        return True
+    header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    return bool(header) and environ.get(header[0]) == header[1]
+
+
+def _takes_lean_route(environ: dict[str, Any]) -> bool:
+    if environ.get("REQUEST_METHOD") != "POST":
+        return False
+    domain, _port = split_domain_port(environ.get("HTTP_HOST", ""))
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    return _secure(environ) or not settings.SECURE_SSL_REDIRECT
+
+
+def lean_routes(django_app: WSGIApp) -> WSGIApp:
+    """Wrap Django's WSGI application with the configured lean routes."""
+    routes = {
+        reverse(name): import_string(dotted) for name, dotted in settings.WSGI_LEAN_ROUTES.items()
+    }
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        handler = routes.get(environ.get("PATH_INFO", ""))
+        if handler is not None and _takes_lean_route(environ):
+            return handler(environ, start_response)
+        return django_app(environ, start_response)
+
+    return application
