@@ -139,6 +139,49 @@ def _practice_lookup(hint_id: str) -> tuple[int, bool] | None:
     return pk, status == Practice.InstallationStatus.ACTIVE and bool(has_token)
 
 
+NOT_CONNECTED = "The practice was not connected."
+
+
+def _insert_for_practice(hint_practice_id: str, values: dict[str, Any]) -> tuple[int, str] | None:
+    """Store a patient event for the practice Hint names in one statement (the hot path):
+    pending when the practice is connected, else ignored. INSERT … SELECT FROM practice … ON
+    CONFLICT DO NOTHING RETURNING (id, status); None when the practice is unknown or the event
+    is a repeat (the caller tells them apart: both are rare).
+    """
+    meta, practices = WebhookEvent._meta, Practice._meta
+    qn = connection.ops.quote_name
+
+    def col(model_meta: Any, name: str) -> str:
+        return qn(model_meta.get_field(name).column)
+
+    fields = [meta.get_field(name) for name in values]
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    connected = (
+        f"p.{col(practices, 'installation_status')} = %s AND p.{col(practices, 'token')} <> ''"
+    )
+    ignored_at = meta.get_field("processed_at").get_db_prep_save(values["received_at"], connection)
+    # Identifiers come from the models' metadata; every value is a parameter.
+    columns = ", ".join(qn(f.column) for f in fields)
+    columns += ", " + ", ".join(
+        col(meta, n) for n in ("practice", "status", "note", "processed_at")
+    )
+    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) "
+    sql += f"SELECT {', '.join(['%s'] * len(fields))}, p.{col(practices, 'id')}, "
+    sql += f"CASE WHEN {connected} THEN %s ELSE %s END, "
+    sql += f"CASE WHEN {connected} THEN '' ELSE %s END, "
+    sql += f"CASE WHEN {connected} THEN NULL ELSE %s END "
+    sql += f"FROM {qn(practices.db_table)} p WHERE p.{col(practices, 'hint_id')} = %s "
+    sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING "
+    sql += f"RETURNING {qn(meta.pk.column)}, {col(meta, 'status')}"
+    active = Practice.InstallationStatus.ACTIVE
+    params += [active, WebhookEvent.Status.PENDING, WebhookEvent.Status.IGNORED]
+    params += [active, NOT_CONNECTED, active, ignored_at, hint_practice_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def event_receive(*, payload: Any) -> bool:
     """Store a verified delivery once per Hint event id and queue its processing.
 
@@ -150,16 +193,41 @@ def event_receive(*, payload: Any) -> bool:
     event_type = _required_text(payload, "type")[:100]
     hint_practice_id = _required_text(payload, "practice_id")
     now = timezone.now()
+    values = {
+        "event_id": event_id,
+        "type": event_type,
+        "payload": payload,
+        "hint_created_at": mirror.parse_hint_time(payload.get("created_at")),
+        "attempts": 0,
+        "error": "",
+        "received_at": now,
+        "next_attempt_at": None,
+    }
+    immediate = not _dispatcher_queues()
+    # The common case, in one autocommitted statement: the worker's dispatcher queues pending
+    # events in batches (`events_dispatch`), so the acknowledgement writes nothing more.
+    patient_event = event_type in HANDLERS and event_type not in INSTALLATION_TYPES
+    if patient_event and not immediate and _insert_for_practice(hint_practice_id, values):
+        return True
+    return _event_receive_slowly(hint_practice_id, values, immediate=immediate)
+
+
+def _event_receive_slowly(
+    hint_practice_id: str, values: dict[str, Any], *, immediate: bool
+) -> bool:
+    """The other cases: an unknown practice, a repeat, an installation or unknown event type, and
+    the immediate backend of unit tests (which has no worker, so each event is queued here)."""
+    event_type = values["type"]
     practice = _practice_lookup(hint_practice_id)
     if practice is None:
         created = _insert_once(
             UnroutedWebhookEvent,
             {
-                "event_id": event_id,
+                "event_id": values["event_id"],
                 "type": event_type,
                 "hint_practice_id": hint_practice_id,
-                "payload": payload,
-                "received_at": now,
+                "payload": values["payload"],
+                "received_at": values["received_at"],
             },
         )
         if created:
@@ -171,28 +239,18 @@ def event_receive(*, payload: Any) -> bool:
     if event_type not in HANDLERS:
         status, note = WebhookEvent.Status.IGNORED, "Not an event this app acts on."
     elif event_type not in INSTALLATION_TYPES and not connected:
-        status, note = WebhookEvent.Status.IGNORED, "The practice was not connected."
+        status, note = WebhookEvent.Status.IGNORED, NOT_CONNECTED
     values = {
+        **values,
         "practice": practice_pk,
-        "event_id": event_id,
-        "type": event_type,
         "status": status,
         "note": note,
-        "payload": payload,
-        "hint_created_at": mirror.parse_hint_time(payload.get("created_at")),
-        "attempts": 0,
-        "error": "",
-        "received_at": now,
-        "processed_at": now if status == WebhookEvent.Status.IGNORED else None,
-        "next_attempt_at": None,
+        "processed_at": values["received_at"] if status == WebhookEvent.Status.IGNORED else None,
     }
-    if status != WebhookEvent.Status.PENDING or _dispatcher_queues():
-        # One row, one statement, autocommit: the worker's dispatcher queues pending events in
-        # batches (`events_dispatch`), so the acknowledgement writes nothing else.
+    if status != WebhookEvent.Status.PENDING or not immediate:
         return _insert_once(WebhookEvent, values) is not None
-    # The immediate backend (unit tests) has no worker: queue each event once it is committed.
     with transaction.atomic():
-        event_pk = _insert_once(WebhookEvent, {**values, "queued_at": now})
+        event_pk = _insert_once(WebhookEvent, {**values, "queued_at": values["received_at"]})
         if event_pk is not None:
             _queue(event_pk)
     return event_pk is not None

@@ -88,3 +88,36 @@ def test_one_failing_event_does_not_stop_its_batch(
     bad = WebhookEvent.objects.get(status="failed")
     assert "cannot apply" in bad.error
     assert bad.next_attempt_at is not None  # its own retry is scheduled
+
+
+def test_on_a_real_backend_the_receiver_still_tells_every_case_apart(
+    client: Client, practice_a: Practice
+) -> None:
+    from webhooks.models import UnroutedWebhookEvent
+
+    first = deliver(client, patient_event(event_id="evt-1"))
+    repeat = deliver(client, patient_event(event_id="evt-1"))
+    assert (first.json()["duplicate"], repeat.json()["duplicate"]) == (False, True)
+    deliver(client, patient_event(event_id="evt-stranger", practice_id="pra-nobody"))
+    assert UnroutedWebhookEvent.objects.get().event_id == "evt-stranger"
+    deliver(client, {**patient_event(event_id="evt-other"), "type": "appointment.created"})
+    practice_a.installation_status = Practice.InstallationStatus.DEACTIVATED
+    practice_a.save()
+    deliver(client, patient_event(event_id="evt-late"))
+    rows = {e.event_id: e for e in WebhookEvent.objects.all()}
+    assert sorted(rows) == ["evt-1", "evt-late", "evt-other"]
+    assert rows["evt-1"].status == WebhookEvent.Status.PENDING
+    assert rows["evt-1"].practice == practice_a and rows["evt-1"].processed_at is None
+    late = rows["evt-late"]
+    assert (late.status, late.note) == (WebhookEvent.Status.IGNORED, services.NOT_CONNECTED)
+    assert late.processed_at is not None and late.practice == practice_a
+    assert rows["evt-other"].status == WebhookEvent.Status.IGNORED
+    assert services.events_dispatch() == 1  # only the connected practice's patient event
+
+
+def test_a_connected_practice_without_a_token_is_not_connected(
+    client: Client, practice_a: Practice
+) -> None:
+    Practice.objects.filter(pk=practice_a.pk).update(token="")
+    deliver(client, patient_event())
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -30,6 +30,7 @@ def _beat(name: str, stop: threading.Event) -> None:
         finally:
             close_old_connections()
         stop.wait(HEARTBEAT_SECONDS)
+    connection.close()  # this thread's own connection
 
 
 def dispatch_once() -> int:
@@ -49,6 +50,7 @@ def _dispatch(stop: threading.Event) -> None:
     while not stop.is_set():
         dispatch_once()
         stop.wait(settings.WORKER_DISPATCH_SECONDS)
+    connection.close()  # this thread's own connection
 
 
 class Command(BaseCommand):
@@ -60,11 +62,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         name = f"{socket.gethostname()}:{os.getpid()}"
         stop = threading.Event()
-        threading.Thread(target=_beat, args=(name, stop), daemon=True).start()
+        threads = [threading.Thread(target=_beat, args=(name, stop), daemon=True)]
         if options["batch"]:
             dispatch_once()  # queue what is waiting, then drain the queue and exit
         else:
-            threading.Thread(target=_dispatch, args=(stop,), daemon=True).start()
+            threads.append(threading.Thread(target=_dispatch, args=(stop,), daemon=True))
+        for thread in threads:
+            thread.start()
         try:
             if settings.REDIS_URL:
                 extra = ["--burst"] if options["batch"] else []
@@ -82,3 +86,5 @@ class Command(BaseCommand):
                 call_command("db_worker", "--interval", "0.5", *extra)
         finally:
             stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
