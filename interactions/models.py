@@ -3,6 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
+from hintpartner.crypto import EncryptedTextField
 from hintpartner.tenancy import PracticeOwned, PracticeScopedQuerySet
 
 # The interaction's title in Hint when the clinician has not typed one yet.
@@ -36,8 +37,10 @@ class Note(PracticeOwned):
     patient = models.ForeignKey(
         "sync.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="notes"
     )
-    title = models.CharField(max_length=300, blank=True)
-    body = models.TextField(blank=True)
+    # Clinical text is encrypted at rest (nothing may filter, order or search by it): the
+    # title's 300-character limit is the editor's and `services.TITLE_MAX`, not the column's.
+    title = EncryptedTextField(blank=True)
+    body = EncryptedTextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     # Optimistic concurrency: every save must name the version it started from.
     version = models.PositiveIntegerField(default=1)
@@ -70,7 +73,7 @@ class Note(PracticeOwned):
     # already, so the next attempt looks for our integration_record_id before creating again.
     hint_create_attempted = models.BooleanField(default=False)
     # What Hint last confirmed; a push sends only what differs from these.
-    hint_title = models.CharField(max_length=300, blank=True)
+    hint_title = EncryptedTextField(blank=True)
     hint_status = models.CharField(max_length=20, blank=True)
     sync_state = models.CharField(
         max_length=20, choices=SyncState.choices, default=SyncState.PENDING
@@ -147,7 +150,7 @@ class Addendum(PracticeOwned):
     """Text added to a signed note; never edited once saved."""
 
     note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="addenda")
-    body = models.TextField()
+    body = EncryptedTextField()  # encrypted at rest, like the note's text
     author = models.ForeignKey(
         "handshake.PracticeUser",
         null=True,
