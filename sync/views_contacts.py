@@ -13,7 +13,7 @@ from hintpartner.hint import api, errors
 from sync import fieldmap, services
 from sync.matching import normalize_name
 from sync.models import Contact, Patient
-from sync.patient_search import patients_search
+from sync.patient_search import patients_page
 
 PAGE_SIZE = 25
 SEARCH_RESULTS = 20
@@ -200,11 +200,10 @@ def _with_mirror_matches(request: HintRequest, q: str, found: list[dict]) -> lis
         return found
     seen = {str(p.get("id") or "") for p in found if isinstance(p, dict)}
     mirror = Patient.objects.for_practice(request.hint.practice).visible()
+    nearest, _count = patients_page(mirror, q, offset=0, size=SEARCH_RESULTS, cap=SEARCH_RESULTS)
     extra = [
         patient.data
-        for patient in patients_search(mirror, q).order_by("last_name_key", "first_name_key")[
-            :SEARCH_RESULTS
-        ]
+        for patient in nearest
         if patient.hint_id not in seen and isinstance(patient.data, dict)
     ]
     return [*found, *extra][:SEARCH_RESULTS]

@@ -10,7 +10,7 @@ from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session, url_with_session
 from sync import backfill
 from sync.models import Patient
-from sync.patient_search import MAX_QUERY, patients_search
+from sync.patient_search import MAX_QUERY, patients_page
 
 PAGE_SIZE = 25
 COUNT_CAP = 1000
@@ -43,13 +43,10 @@ def _results_context(request: HintRequest) -> dict[str, object]:
         run = backfill.backfill_ensure_first(practice=practice)
     query = request.GET.get("q", "")[:MAX_QUERY]
     patients = Patient.objects.for_practice(practice).visible().only(*LIST_FIELDS)
-    matches = patients_search(patients, query).order_by("last_name_key", "first_name_key", "pk")
-    # No exact COUNT(*) and no page count: counting 100,000 rows costs more than the page itself.
-    # One extra row says whether there is a next page; the total is counted up to a cap.
     number = _page_number(request.GET.get("page"))
     offset = (number - 1) * PAGE_SIZE
-    rows = list(matches[offset : offset + PAGE_SIZE + 1])
-    total = matches.order_by()[: COUNT_CAP + 1].count()
+    # One extra row says whether there is a next page; the total is counted up to a cap.
+    rows, total = patients_page(patients, query, offset=offset, size=PAGE_SIZE + 1, cap=COUNT_CAP)
     key = request.hint.session_key
 
     def page_url(page: int) -> str:

@@ -256,3 +256,25 @@ def test_core_page_carries_the_patients_panel_and_nav_and_settings_the_admin_pan
     settings_page = client.get(reverse("handshake:settings"), {"session_key": admin_key})
     html = settings_page.content.decode()
     assert reverse("sync:backfill-panel") in html and reverse("webhooks:panel") in html
+
+
+def test_few_matches_and_many_are_ordered_and_paged_alike(
+    client: Client, staff_key: str, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the count cap the page is ordered in Python, above it by the database: same order."""
+    from sync import views_patients
+
+    BackfillRun.objects.create(practice=practice_a, status="done")
+    names = [f"Case{n:02d}" for n in range(30)]
+    for i, last in enumerate(reversed(names)):  # created out of order
+        first = "Bea" if i % 2 else "Abe"  # ties on the last name's prefix sort by first name
+        make_patient(practice_a, id=f"pat-{i}", last_name=last, first_name=first)
+
+    def shown(html: str) -> list[str]:
+        return sorted((n for n in names if n in html), key=html.index)
+
+    pages = {}
+    for cap in (1000, 5):
+        monkeypatch.setattr(views_patients, "COUNT_CAP", cap)
+        pages[cap] = [shown(_list(client, staff_key, q="case", page=p)) for p in (1, 2)]
+    assert pages[1000] == pages[5] == [names[:25], names[25:]]
