@@ -16,6 +16,8 @@ import secrets
 from collections import Counter, deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -476,13 +478,19 @@ def _send_owed(batch: Batch, token: str) -> None:
 
 
 def _run_csv(batch: Batch, token: str) -> None:
-    """Rows in order; the searches of the next few rows run ahead in threads (list calls,
-    which Hint allows concurrently) while this thread writes, one detail call at a time."""
+    """Rows in order, as a pipeline: the searches of the next rows run ahead in threads (list
+    calls, which Hint allows concurrently); one writer thread sends the PATCHes, one at a time
+    (detail calls in batch work: one at a time); and while row N+1's PATCH is in flight, this
+    thread saves row N's link. A row is linked only once Hint took its write."""
     options = options_for(batch.practice)
     pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING).order_by("position")
     rows = pending.select_related("contact").iterator(chunk_size=200)
     window: deque[tuple[BatchRow, Future | None]] = deque()
-    with ThreadPoolExecutor(max_workers=SEARCH_AHEAD, thread_name_prefix="csv-search") as pool:
+    in_flight: _Write | None = None
+    with (
+        ThreadPoolExecutor(max_workers=SEARCH_AHEAD, thread_name_prefix="csv-search") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-write") as writer,
+    ):
 
         def ahead() -> None:
             row = next(rows, None)
@@ -499,13 +507,32 @@ def _run_csv(batch: Batch, token: str) -> None:
                 done += 1
                 if done % 20 == 1:
                     _check_abort(batch)
-                _csv_row(batch, row, token, search, options)
+                # A patient whose write is still in flight counts as linked already.
+                claimed = {in_flight.patient_id} if in_flight else set()
+                write = _csv_row(batch, row, token, search, options, claimed)
+                if write is not None:
+                    write.sent = writer.submit(
+                        api.patient_update,
+                        token=token,
+                        patient_id=write.patient_id,
+                        fields=write.body,
+                    )
+                previous, in_flight = in_flight, write
+                if previous is not None:
+                    _csv_finish(batch, previous, options)
                 if done % 20 == 0:
                     _progress(batch, row.position)
-        finally:
-            for _row, search in window:  # stopping early: drop searches not yet started
+        except BaseException:
+            # Stopping early: the write already sent is recorded, searches not started dropped.
+            for _row, search in window:
                 if search is not None:
                     search.cancel()
+            if in_flight is not None:
+                with suppress(_Stop):  # the same stop (a refused token) again
+                    _csv_finish(batch, in_flight, options)
+            raise
+        if in_flight is not None:
+            _csv_finish(batch, in_flight, options)
     _progress(batch, batch.total)
 
 
@@ -552,69 +579,89 @@ def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = 
     row.save(update_fields=["outcome", "message", "patient_id", "name", "updated_at"])
 
 
+@dataclass
+class _Write:
+    """A CSV row matched to one patient: the PATCH owed to Hint, then the link saved here."""
+
+    row: BatchRow
+    contact: Contact
+    patient_id: str
+    result: MergeResult
+    body: dict[str, Any]
+    sent: Future | None = None
+
+
 def _csv_row(
     batch: Batch,
     row: BatchRow,
     token: str,
     search: Future | None = None,
     options: SyncOptions | None = None,
-) -> None:
-    """One contact of the CSV: match it in Hint (1 request), write the patient (1 request).
+    claimed: set[str] | frozenset[str] = frozenset(),
+) -> _Write | None:
+    """One contact of the CSV: match it in Hint (1 request) and say what to write (1 request),
+    or finish the row here when there is nothing to write (skipped, no match, an error).
 
     The match is exact on normalized names and birth date, checked here on Hint's answer.
     """
     contact = row.contact
     if contact is None:
         _row_done(row, Outcome.ERROR, "The contact was deleted after the file was uploaded.")
-        return
+        return None
     row.name = contact.full_name
     if contact.hint_patient_id:
         _row_done(row, Outcome.SKIPPED_LINKED, "Already linked.", contact.hint_patient_id)
-        return
+        return None
     key = _search_key(contact)
     if not all(key):
         _row_done(
             row, Outcome.NO_MATCH, "The contact needs a first name, last name and birth date."
         )
-        return
+        return None
     try:
         candidates = _search(token, contact) if search is None else search.result()
     except errors.HintError as exc:
         _hint_stop(batch, exc)
         _row_done(row, Outcome.ERROR, "Searching Hint failed: " + _hint_error_text(exc))
-        return
+        return None
     matches = patient_matches(candidates=candidates, key=key)
     if not matches:
         _row_done(row, Outcome.NO_MATCH, "No Hint patient has this name and birth date.")
-        return
+        return None
     if len(matches) > 1:
         _row_done(row, Outcome.SKIPPED_MULTIPLE, f"{len(matches)} Hint patients match.")
-        return
+        return None
     data = matches[0]
     pid = str(data.get(PATIENT_ID) or "")
-    other = Contact.objects.for_practice(batch.practice).filter(hint_patient_id=pid).first()
-    if other is not None:
+    linked = Contact.objects.for_practice(batch.practice).filter(hint_patient_id=pid).exists()
+    if linked or pid in claimed:
         _row_done(
             row, Outcome.SKIPPED_PATIENT_LINKED, "The patient is linked to another contact.", pid
         )
-        return
+        return None
     result = merge(
         situation=Situation.BATCH_CSV,
         contact=fieldmap.contact_values(contact),
         patient=fieldmap.patient_values(data),
     )
-    body = _owed(contact, result, data)
+    return _Write(row, contact, pid, result, _owed(contact, result, data))
+
+
+def _csv_finish(batch: Batch, write: _Write, options: SyncOptions | None) -> None:
+    """Wait for the row's PATCH; link and record the row once Hint took it, else the error."""
+    row, pid = write.row, write.patient_id
     try:
-        api.patient_update(token=token, patient_id=pid, fields=body)
+        if write.sent is not None:
+            write.sent.result()
     except errors.HintError as exc:
         _hint_stop(batch, exc)
         _row_done(row, Outcome.ERROR, "Hint refused the update: " + _hint_error_text(exc), pid)
         return
     with transaction.atomic():
         _link_save(
-            contact=contact,
+            contact=write.contact,
             patient_id=pid,
-            result=result,
+            result=write.result,
             actor=f"batch {batch.sync_id}",
             batch_sync_id=batch.sync_id,
             options=options,

@@ -116,6 +116,20 @@ def test_a_patient_linked_to_another_contact_is_not_taken(practice_a, mocked_hin
     assert BatchRow.objects.get(batch=batch).outcome == "skipped_patient_linked"
 
 
+def test_two_contacts_of_one_patient_in_a_row_link_it_once(practice_a, mocked_hint, hint_url):
+    """The second row is decided while the first one's write is still in flight."""
+    twins = [make_contact(practice_a, **_person(1)), make_contact(practice_a, **_person(1))]
+    _serve(mocked_hint, hint_url, {"last1": [_hint_patient(1)]})
+    batch = _start(practice_a, twins)
+    batches.batch_run(batch_id=batch.pk)
+    outcomes = list(
+        BatchRow.objects.filter(batch=batch).order_by("position").values_list("outcome", flat=True)
+    )
+    assert outcomes == ["linked", "skipped_patient_linked"]
+    assert len(_calls(mocked_hint, "PATCH")) == 1
+    assert Contact.objects.linked().count() == 1
+
+
 def test_a_hint_error_mid_batch_marks_that_row_and_the_batch_goes_on(
     practice_a, mocked_hint, hint_url
 ):
@@ -150,7 +164,7 @@ def test_a_killed_worker_resumes_with_the_rows_not_yet_done(
 
     def dying_update(**kwargs):
         writes["n"] += 1
-        if writes["n"] == 3:
+        if writes["n"] >= 3:  # dead from the third write on (the next one is already queued)
             raise WorkerKilled
         return real_update(**kwargs)
 
@@ -185,11 +199,12 @@ def test_abort_stops_the_csv_batch_and_leaves_the_rest_pending(
     real_row = batches._csv_row
     done = {"n": 0}
 
-    def row_then_abort(b, row, token, search=None, options=None):
-        real_row(b, row, token, search, options)
+    def row_then_abort(b, row, token, *args):
+        write = real_row(b, row, token, *args)
         done["n"] += 1
         if done["n"] == 5:
             batches.batch_abort(batch=b, actor="Admin")
+        return write
 
     monkeypatch.setattr(batches, "_csv_row", row_then_abort)
     batches.batch_run(batch_id=batch.pk)
