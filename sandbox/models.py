@@ -7,6 +7,8 @@ import secrets
 import string
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -146,6 +148,16 @@ class Patient(models.Model):
             models.Index(fields=["practice", "created_at", "archived"]),
             models.Index(fields=["practice", "updated_at", "archived"]),
             models.Index(fields=["practice", "last_name", "first_name"]),
+            # Hint's string filters are case-insensitive: the list's name and email filters
+            # compare LOWER(column), served by these (a search by name is no table scan).
+            models.Index(
+                F("practice"),
+                Lower("last_name"),
+                Lower("first_name"),
+                name="sandbox_patient_name_ci",
+            ),
+            models.Index(F("practice"), Lower("first_name"), name="sandbox_patient_first_ci"),
+            models.Index(F("practice"), Lower("email"), name="sandbox_patient_email_ci"),
         ]
 
     def __str__(self) -> str:

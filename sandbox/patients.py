@@ -7,6 +7,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -117,7 +119,7 @@ def patients_filter(practice: Practice, params: Any) -> QuerySet:
     for name in STRING_FILTERS:
         value = params.get(name)
         if value:
-            qs = qs.filter(**{f"{name}__iexact": value})
+            qs = qs.filter(Exact(Lower(name), str(value).lower()))
     if params.get("dob"):
         qs = qs.filter(dob=_date(params["dob"], name="dob"))
     qs = qs.filter(_time_filters(params, "updated_at")).filter(_time_filters(params, "created_at"))

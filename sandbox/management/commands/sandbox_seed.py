@@ -2,10 +2,18 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from sandbox.management.commands._guard import require_sandbox_settings
 from sandbox.models import Practice
 from sandbox.seeddata import patients_bulk_create, practice_ensure, seed_default
+
+
+def _analyze() -> None:
+    """Table statistics after a bulk insert, so the planner picks the name indexes for Hint's
+    name filters (SQLite without them walks the list order instead: 50 ms, not 2, at 20,000)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 class Command(BaseCommand):
@@ -38,6 +46,7 @@ class Command(BaseCommand):
                 practice=practice, count=options["patients"] or 0, seed=options["seed"]
             )
             where = practice.name
+            _analyze()
         else:
             per_practice = 50 if options["patients"] is None else options["patients"]
             seed_default(patients_per_practice=per_practice)
