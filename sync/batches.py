@@ -5,9 +5,10 @@ Both run as a background task with a checkpoint, so a killed worker resumes wher
   checkpoint (the list offset) commit together, so a page is done entirely or not at all. The
   writes owed to Hint (filled-in fields, our integration fields) are kept on each row
   (`push_body`) and sent in a second pass; a resumed run sends only those still owed.
-- CSV contacts -> patients creates one row per contact at upload; each row is finished (Hint
-  written, then link and outcome saved in one transaction) before the next starts, at most two
-  Hint requests per contact (a search by last name, then one PATCH).
+- CSV contacts -> patients creates one row per contact at upload, at most two Hint requests per
+  contact (a search by name, then one PATCH). Rows run as a pipeline: searches a few rows ahead,
+  one PATCH at a time in a writer thread, and a row's link and outcome saved (one transaction)
+  once Hint took its PATCH, while the next row's PATCH is in flight.
 Abort is checked between pages and between rows. A rerun of a finished batch does nothing.
 """
 
