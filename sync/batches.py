@@ -444,35 +444,54 @@ def _owed(contact: Contact, result: MergeResult, data: dict[str, Any] | None) ->
 
 
 def _send_owed(batch: Batch, token: str) -> None:
-    """Second pass: send each row's owed write to Hint (one PATCH per linked patient)."""
+    """Second pass: send each row's owed write to Hint (one PATCH per linked patient). A writer
+    thread sends them one at a time (one detail call in batch work); this thread records each
+    answer while the next PATCH is in flight."""
     owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False).order_by("position")
-    last = sent = 0
+    last = 0
     _recount(batch)  # once: a resumed run may find writes sent before the counts were saved
-    while True:
-        chunk = list(owed.filter(position__gt=last)[:200])
-        if not chunk:
-            return
-        _check_abort(batch)
-        for row in chunk:
-            last = row.position
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-back") as writer:
+        while True:
+            chunk = list(owed.filter(position__gt=last)[:200])
+            if not chunk:
+                return
+            _check_abort(batch)
+            sends = [
+                (row, writer.submit(_patch, token, row.patient_id, row.push_body)) for row in chunk
+            ]
+            sent = 0
             try:
-                api.patient_update(token=token, patient_id=row.patient_id, fields=row.push_body)
-            except errors.HintError as exc:
-                _hint_stop(batch, exc)
-                row.message = ("Linked here; Hint not updated: " + _hint_error_text(exc))[:500]
-                row.save(update_fields=["message", "updated_at"])
-                continue
-            row.push_body = None
-            row.save(update_fields=["push_body", "updated_at"])
-            sent += 1
-        with transaction.atomic():
-            counts = dict(batch.counts or {})
-            counts["hint_writes_owed"] = max(0, counts.get("hint_writes_owed", 0) - sent)
-            if not counts["hint_writes_owed"]:
-                del counts["hint_writes_owed"]
-            batch.counts = counts
-            batch.save(update_fields=["counts", "updated_at"])
-        sent = 0
+                for row, send in sends:
+                    sent += _owed_recorded(batch, row, send)
+            finally:
+                for _row, send in sends:  # stopping early: writes not started are not sent
+                    send.cancel()
+            last = chunk[-1].position
+            with transaction.atomic():
+                counts = dict(batch.counts or {})
+                counts["hint_writes_owed"] = max(0, counts.get("hint_writes_owed", 0) - sent)
+                if not counts["hint_writes_owed"]:
+                    del counts["hint_writes_owed"]
+                batch.counts = counts
+                batch.save(update_fields=["counts", "updated_at"])
+
+
+def _patch(token: str, patient_id: str, fields: dict[str, Any]) -> None:
+    api.patient_update(token=token, patient_id=patient_id, fields=fields)
+
+
+def _owed_recorded(batch: Batch, row: BatchRow, send: Future) -> int:
+    """1 when Hint took the row's write (no longer owed), 0 when it refused (kept, explained)."""
+    try:
+        send.result()
+    except errors.HintError as exc:
+        _hint_stop(batch, exc)
+        row.message = ("Linked here; Hint not updated: " + _hint_error_text(exc))[:500]
+        row.save(update_fields=["message", "updated_at"])
+        return 0
+    row.push_body = None
+    row.save(update_fields=["push_body", "updated_at"])
+    return 1
 
 
 # --- CSV contacts -> patients ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
+from handshake.models import Practice
 from sync import batches, services
 from sync.models import Batch, BatchRow, Contact
 from tests.sync.helpers import make_contact
@@ -278,3 +279,48 @@ def test_a_hint_outage_mid_list_fails_the_batch_with_a_message_and_resume_finish
     assert batch.status == Batch.Status.DONE
     assert batch.counts == {"no_match": 150}
     assert BatchRow.objects.filter(batch=batch).count() == 150
+
+
+def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owed(
+    practice_a, mocked_hint, hint_url
+):
+    options = services.options_for(practice_a)
+    options.create_contacts_when_batch_unmatched = True
+    options.save()
+    patients = [_patient(i) for i in range(1, 8)]
+    mocked_hint.add_callback(
+        responses.GET,
+        f"{hint_url}/api/provider/patients",
+        callback=lambda request: (200, {"X-Total-Count": "7"}, json.dumps(patients)),
+    )
+    refused = {"pat-3"}
+
+    def patch(request):
+        if request.url.rsplit("/", 1)[1] in refused:
+            return 401, {}, json.dumps({"message": "Unauthorized"})
+        return 200, {}, "{}"
+
+    mocked_hint.add_callback(
+        responses.PATCH, re.compile(rf"{hint_url}/api/provider/patients/pat-\d+"), callback=patch
+    )
+    batch = _start(practice_a)
+    batches.batch_run(batch_id=batch.pk)
+    batch.refresh_from_db()
+    practice_a.refresh_from_db()
+    assert batch.status == Batch.Status.FAILED and "Reconnect" in batch.message
+    assert practice_a.installation_status == "disconnected"
+    assert Contact.objects.count() == 7  # the contacts stand; only Hint's side is owed
+    owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False)
+    assert {r.patient_id for r in owed} >= {"pat-3", "pat-7"}  # refused, and never sent
+
+    refused.clear()  # reconnected: a new code exchange gave a new token
+    practice_a.installation_status = Practice.InstallationStatus.ACTIVE
+    practice_a.token = "practice-a-new-token"
+    practice_a.save()
+    batches.batch_resume(batch=batch)
+    batches.batch_run(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.DONE
+    assert not BatchRow.objects.filter(batch=batch, push_body__isnull=False).exists()
+    written = [c.request.url.rsplit("/", 1)[1] for c in _patches(mocked_hint)]
+    assert set(written) == {f"pat-{i}" for i in range(1, 8)}
