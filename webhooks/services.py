@@ -296,10 +296,14 @@ def events_dispatch(*, limit: int = 5000) -> int:
     dispatched = 0
     while dispatched < limit:
         now = timezone.now()
+        waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).filter(
+            models.Q(queued_at__isnull=True) | models.Q(queued_at__lt=now - REQUEUE_AFTER)
+        )
+        if not waiting.exists():
+            # A plain read first: on SQLite a write transaction takes the database's one write
+            # lock, and an idle worker would take it twice a second for nothing.
+            break
         with transaction.atomic():
-            waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).filter(
-                models.Q(queued_at__isnull=True) | models.Q(queued_at__lt=now - REQUEUE_AFTER)
-            )
             pks = list(
                 waiting.order_by("queued_at", "pk")
                 .select_for_update(skip_locked=True)
