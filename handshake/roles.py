@@ -4,15 +4,6 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-PERMISSIONS = (
-    "view_records",
-    "edit_records",
-    "unlink_contacts",
-    "write_notes",
-    "sign_notes",
-    "administer",
-)
-
 
 def permissions_for_roles(roles: Iterable[str]) -> frozenset[str]:
     """The union of the permissions of `roles`; unknown role names grant nothing."""

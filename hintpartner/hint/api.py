@@ -67,12 +67,6 @@ def installation_connect(*, code: str, activate: bool | None = None) -> Installa
     return installation_from_answer(partner_client().call("installation_connect", json=body).data)
 
 
-def oauth_token_exchange(*, code: str) -> Installation:
-    """The older documented exchange (`/api/oauth/tokens`), same result."""
-    body = {"grant_type": "authorization_code", "code": code}
-    return installation_from_answer(partner_client().call("oauth_token", json=body).data)
-
-
 def installation_activate(*, installation_id: str) -> Installation:
     data = partner_client().call("installation_activate", path_params={"id": installation_id}).data
     return installation_from_answer(data)
@@ -82,20 +76,9 @@ def installation_deactivate(*, installation_id: str) -> None:
     partner_client().call("installation_deactivate", path_params={"id": installation_id})
 
 
-def installations_list(*, status: str | None = None) -> list[dict[str, Any]]:
-    params = {"status": status} if status else None
-    data = partner_client().call("installations", params=params).data
-    return data if isinstance(data, list) else []
-
-
 def webhook_endpoint_register(*, url: str) -> dict[str, Any]:
     data = partner_client().call("webhook_endpoint_create", json={"webhook_url": url}).data
     return data if isinstance(data, dict) else {}
-
-
-def webhook_endpoints_list() -> list[dict[str, Any]]:
-    data = partner_client().call("webhook_endpoints").data
-    return data if isinstance(data, list) else []
 
 
 def webhook_event_types() -> list[str]:

@@ -13,11 +13,8 @@ MARKETPLACE_VERSION_HEADER = ("Hint-Version", "marketplace_endpoints")
 PATHS: dict[str, tuple[str, str]] = {
     # partner key
     "installation_connect": ("POST", "/api/partner/installations/connect"),
-    "oauth_token": ("POST", "/api/oauth/tokens"),
-    "installations": ("GET", "/api/partner/installations"),
     "installation_activate": ("POST", "/api/partner/installations/{id}/activate"),
     "installation_deactivate": ("POST", "/api/partner/installations/{id}/deactivate"),
-    "webhook_endpoints": ("GET", "/api/partner/webhook_endpoints"),
     "webhook_endpoint_create": ("POST", "/api/partner/webhook_endpoints"),
     "webhook_events": ("GET", "/api/partner/webhook_events"),
     "webhook_requests": ("GET", "/api/partner/webhook_requests"),
@@ -98,8 +95,4 @@ INTEGRATION_WEB_LINK = "integration_web_link"
 INTEGRATION_ERROR_MESSAGE = "integration_error_message"
 
 # Partner interactions.
-INTERACTION_STATUSES = ("draft", "signed", "addended", "deleted", "failed")
 PARTNER_PRODUCT_ID = "partner_product_id"
-
-# Installations: `status` values and where the practice token sits.
-INSTALLATION_STATUSES = ("onboarding", "pending", "active", "deactivated", "connected")
