@@ -45,6 +45,12 @@ else:
     _dev = load_dev_secrets()
 
 DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "development")
+if PRODUCTION and DEBUG:
+    # Debug pages show settings, SQL and the request (with its session key) to anyone.
+    raise ImproperlyConfigured(
+        "DEBUG=true is refused with DJANGO_ENV=production: debug pages would show patient data "
+        "and session keys. Unset DEBUG (or set DEBUG=false)."
+    )
 SECRET_KEY = env.str("SECRET_KEY", default=_dev.get("SECRET_KEY", ""))
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 # Keys for tokens at rest, comma-separated Fernet keys: the first encrypts, all decrypt.

@@ -1,4 +1,4 @@
-"""Start-up configuration: production refuses to start without its secrets."""
+"""Start-up configuration: production refuses to start without its secrets, or with DEBUG."""
 
 import os
 import subprocess
@@ -56,3 +56,15 @@ def test_check_deploy_is_clean_with_production_variables() -> None:
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_debug() -> None:
+    result = _manage("check", env={**PRODUCTION, "DEBUG": "true"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DEBUG=true is refused with DJANGO_ENV=production" in result.stderr
+
+
+def test_production_starts_with_debug_set_to_false() -> None:
+    result = _manage("check", env={**PRODUCTION, "DEBUG": "false"})
+    assert result.returncode == 0, result.stdout + result.stderr
