@@ -176,7 +176,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "hintpartner.security.FrameAncestorsMiddleware",
+    "hintpartner.security.HintCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -253,6 +253,23 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # The session key travels in URLs; same-origin keeps it from leaking to other sites.
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; hintpartner/security.py adds the origin of Hint's SDK to
+# script-src). No inline script or style anywhere: templates use static/ files only. Hint's SDK
+# talks to Hint's page by postMessage, which connect-src does not govern. The sandbox is its own
+# process (sandbox/settings.py) without this middleware: a development tool, it sends no CSP.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": HINT_FRAME_ANCESTORS or ["'none'"],
+    }
+}
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

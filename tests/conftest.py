@@ -9,6 +9,7 @@ from django.conf import settings
 
 from handshake.models import Practice
 from hintpartner.hint import signing
+from tests.e2e.browser import CSP_VIOLATIONS
 
 
 def signed(payload: Any, *, secret: str | None = None) -> tuple[bytes, str]:
@@ -49,6 +50,16 @@ def mocked_hint() -> Any:
 @pytest.fixture
 def hint_url() -> str:
     return settings.HINT_API_URL
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Any:
+    """Fail a test during which a browser page reported a Content-Security-Policy violation
+    (tests/e2e/browser.py records them)."""
+    CSP_VIOLATIONS.clear()
+    yield
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
 
 
 # --- Hint sessions (handshake app) ------------------------------------------------------------

@@ -70,4 +70,10 @@
     followChart();
   });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
+  // In the editor, a 409 (someone else saved) or 400 answer carries the page to show: swap it in.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!e.target.closest || !e.target.closest("#note-editor")) return;
+    var status = e.detail.xhr.status;
+    if (status === 409 || status === 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
+  });
 })();

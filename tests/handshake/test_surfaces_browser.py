@@ -12,6 +12,7 @@ from django.conf import settings
 from handshake.models import HintSession, Practice
 from handshake.services import key_hash
 from tests.conftest import open_session
+from tests.e2e.browser import csp_watched
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -44,7 +45,7 @@ def page(monkeypatch):
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = csp_watched(pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
         try:
             page = browser.new_page(viewport={"width": 1024, "height": 768})
             page.route(

@@ -14,6 +14,7 @@ from handshake.models import Practice
 from interactions import services
 from interactions.models import Note
 from tests.conftest import open_session
+from tests.e2e.browser import csp_watched
 from tests.interactions.conftest import (
     DR,
     PATIENT,
@@ -62,7 +63,7 @@ def page(monkeypatch):
     # still plain synchronous code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = csp_watched(pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
         try:
             yield browser.new_page()
         finally:
