@@ -129,6 +129,8 @@ def _connected_condition() -> tuple[str, list[Any]]:
 
 def _case_connected(when: Any, otherwise: Any) -> tuple[str, list[Any]]:
     """CASE WHEN <the practice is connected> THEN `when` ELSE `otherwise` END (None: NULL)."""
+    if when == otherwise:  # also keeps PostgreSQL from typing a CASE of two NULLs as text
+        return ("NULL", []) if when is None else ("%s", [when])
     condition, params = _connected_condition()
     params = list(params)
     branches = []
