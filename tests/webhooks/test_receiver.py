@@ -5,6 +5,7 @@ application as gunicorn calls it (the lean route); both must answer alike.
 """
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -13,6 +14,7 @@ from handshake.models import Practice
 from sync.models import Patient
 from tests.conftest import signed
 from tests.webhooks.conftest import LeanClient, deliver_and_dispatch, load_event, patient_event
+from webhooks import services
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +193,10 @@ def test_an_event_for_practice_b_never_touches_practice_a(
 
 def test_it_answers_405_to_a_get(client: Client, webhook_url: str) -> None:
     assert client.get(webhook_url).status_code == 405
+
+
+def test_storing_a_new_event_for_a_known_practice_is_one_statement(
+    practice_a: Practice, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        assert services.event_receive(payload=patient_event())
