@@ -5,7 +5,8 @@ disconnected": every call made through `practice_api` does it, so callers only d
 refusal means for their own work.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -35,14 +36,25 @@ class PracticeApi:
 
         @wraps(call)
         def with_token(**kwargs: Any) -> Any:
-            try:
-                return call(token=self._token, **kwargs)
-            except errors.HintError as exc:
-                if policy.is_token_refused(exc):
-                    services.practice_mark_disconnected(practice=self.practice)
-                raise
+            with self._refusal_disconnects():
+                result = call(token=self._token, **kwargs)
+            # A paging iterator (`patients_iter`) calls Hint as it is read: watch it there too.
+            return self._watched(result) if isinstance(result, Iterator) else result
 
         return with_token
+
+    @contextmanager
+    def _refusal_disconnects(self) -> Iterator[None]:
+        try:
+            yield
+        except errors.HintError as exc:
+            if policy.is_token_refused(exc):
+                services.practice_mark_disconnected(practice=self.practice)
+            raise
+
+    def _watched(self, items: Iterator[Any]) -> Iterator[Any]:
+        with self._refusal_disconnects():
+            yield from items
 
 
 def practice_api(practice: Practice) -> PracticeApi:

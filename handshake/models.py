@@ -10,7 +10,7 @@ from hintpartner.tenancy import PracticeOwned
 
 class PracticeQuerySet(models.QuerySet):
     def connected(self) -> "PracticeQuerySet":
-        return self.filter(installation_status=Practice.InstallationStatus.ACTIVE).exclude(token="")
+        return self.filter(CONNECTED)
 
 
 class Practice(models.Model):
@@ -44,7 +44,15 @@ class Practice(models.Model):
 
     @property
     def is_connected(self) -> bool:
+        """`CONNECTED` (below), tested on this row's own fields."""
         return self.installation_status == self.InstallationStatus.ACTIVE and bool(self.token)
+
+
+# "The practice is connected": an active installation whose practice token we hold (background
+# work has a token to call Hint with). Queries use it through `Practice.objects.connected()` or
+# compile it (the webhook receiver's SQL); `Practice.is_connected` is the same test on a row in
+# hand, kept next to it.
+CONNECTED = models.Q(installation_status=Practice.InstallationStatus.ACTIVE) & ~models.Q(token="")
 
 
 class PracticeUser(PracticeOwned):

@@ -9,7 +9,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from handshake.installation import (
 )
 from handshake.models import HandshakeSeen, HintSession, Practice, PracticeUser
 from handshake.roles import clean_roles, permissions_for_roles, permissions_for_support
-from hintpartner.hint import signing
+from hintpartner.hint import decode, signing
 
 logger = logging.getLogger("hintpartner.handshake")
 
@@ -71,16 +71,6 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _parse_timestamp(raw: Any) -> datetime:
-    """Hint's ISO 8601 timestamp (an epoch number is accepted too); naive means UTC."""
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return datetime.fromtimestamp(raw, tz=UTC)
-    if isinstance(raw, str) and raw.strip():
-        value = datetime.fromisoformat(raw.strip())
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    raise ValueError("not a timestamp")
-
-
 def handshake_verify(*, body: bytes, signature: str | None) -> tuple[dict[str, Any], str]:
     """Check a handshake's signature, shape and freshness; return the payload and a replay digest.
 
@@ -105,12 +95,9 @@ def handshake_verify(*, body: bytes, signature: str | None) -> tuple[dict[str, A
         raise HandshakeRejected("The handshake names no user (user.id).", status=400)
     if payload.get("timestamp") in (None, ""):
         return payload, ""
-    try:
-        sent_at = _parse_timestamp(payload["timestamp"])
-    except (ValueError, OverflowError, OSError) as exc:
-        raise HandshakeRejected(
-            "The handshake timestamp is not a date and time.", status=400
-        ) from exc
+    sent_at = decode.parse_time(payload["timestamp"])
+    if sent_at is None:
+        raise HandshakeRejected("The handshake timestamp is not a date and time.", status=400)
     skew = abs((timezone.now() - sent_at).total_seconds())
     if skew > settings.HINT_HANDSHAKE_MAX_AGE_SECONDS:
         raise HandshakeRejected(
@@ -283,8 +270,8 @@ def context_build(*, session: HintSession, key: str) -> HintContext:
 
 def practice_token(practice: Practice) -> str:
     """The practice's own token (webhooks, batches, retries); NotInstalled when there is none."""
-    row = Practice.objects.filter(pk=practice.pk).first()
-    if row is None or not row.is_connected:
+    row = Practice.objects.connected().filter(pk=practice.pk).first()
+    if row is None:
         raise NotInstalled(f"{practice} has no active installation of this app.")
     return row.token
 

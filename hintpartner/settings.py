@@ -279,7 +279,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    # Django admin is the only cookie user; inside Hint's iframe it must be SameSite=None.
+    # Django admin is the only cookie user, and it is opened directly, never in Hint's iframe.
     SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

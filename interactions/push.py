@@ -8,20 +8,20 @@ happened, and transient ones schedule a retry with backoff.
 """
 
 import logging
-from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 
-from hintpartner.hint import api, errors
+from handshake.hint_access import NotInstalled, practice_api
+from hintpartner.hint import api, errors, policy
 from hintpartner.hint.paths import (
     INTEGRATION_ERROR_MESSAGE,
     INTEGRATION_RECORD_ID,
     INTEGRATION_WEB_LINK,
 )
+from interactions import services
 from interactions.models import Note
 
 if TYPE_CHECKING:
@@ -29,10 +29,29 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SYNC_LEASE = timedelta(seconds=90)
-SAFETY_NET = timedelta(seconds=60)
-RETRY_BASE_SECONDS = 15
-RETRY_MAX_SECONDS = 30 * 60
+NOT_CONNECTED = (
+    "This app is not connected to the practice in Hint, so the note cannot reach the chart yet. "
+    "It is kept here; ask a practice admin to install or reconnect the app."
+)
+
+
+class _SessionApi:
+    """`hintpartner.hint.api` with the open session's token (`practice_api`'s counterpart)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:  # never show the token
+        return "<SessionApi>"
+
+    def __getattr__(self, name: str) -> Any:
+        return partial(getattr(api, name), token=self._token)
+
+
+def _hint_for(note: Note, token: str) -> Any:
+    """The session's token when a page pushes; the practice's (`practice_api`: a refused token
+    marks the practice disconnected) for background work. NotInstalled when there is none."""
+    return _SessionApi(token) if token else practice_api(note.practice)
 
 
 def note_web_link(note: Note) -> str:
@@ -40,20 +59,10 @@ def note_web_link(note: Note) -> str:
     return settings.APP_URL + reverse("interactions:note", kwargs={"note_id": note.pk})
 
 
-def _lease_take(note: Note) -> bool:
-    now = timezone.now()
-    taken = (
-        Note.objects.filter(pk=note.pk)
-        .filter(Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now))
-        .update(sync_lease_until=now + SYNC_LEASE, sync_state=Note.SyncState.SYNCING)
-    )
-    return taken == 1
-
-
-def _find_existing_interaction(*, note: Note, token: str) -> dict[str, Any] | None:
+def _find_existing_interaction(*, note: Note, hint: Any) -> dict[str, Any] | None:
     """The interaction Hint already holds for this note, if any (after an unseen answer)."""
     wanted = str(note.pk)
-    for item in api.interactions_list(token=token, patient_id=note.patient_hint_id):
+    for item in hint.interactions_list(patient_id=note.patient_hint_id):
         if (
             isinstance(item, dict)
             and item.get("id")
@@ -73,12 +82,12 @@ def _interaction_fields(note: Note, *, status: str) -> dict[str, Any]:
     }
 
 
-def _push_once(*, note: Note, token: str, in_session: bool) -> None:
+def _push_once(*, note: Note, hint: Any, in_session: bool) -> None:
     """Bring Hint's interaction up to this note's state; raises HintError on failure."""
     if not note.hint_interaction_id:
         found = None
         if note.hint_create_attempted:
-            found = _find_existing_interaction(note=note, token=token)
+            found = _find_existing_interaction(note=note, hint=hint)
         if found:
             note.hint_interaction_id = str(found["id"])
             note.hint_status = str(found.get("status") or Note.Status.DRAFT)
@@ -88,8 +97,7 @@ def _push_once(*, note: Note, token: str, in_session: bool) -> None:
             # Committed before the call: if the answer never arrives, the next attempt looks first.
             Note.objects.filter(pk=note.pk).update(hint_create_attempted=True)
             note.hint_create_attempted = True
-            answer = api.interaction_create(
-                token=token,
+            answer = hint.interaction_create(
                 patient_id=note.patient_hint_id,
                 fields=_interaction_fields(note, status=Note.Status.DRAFT),
                 in_session=in_session,
@@ -102,8 +110,7 @@ def _push_once(*, note: Note, token: str, in_session: bool) -> None:
             note.hint_title = note.desired_hint_title
             note.save(update_fields=["hint_interaction_id", "hint_status", "hint_title"])
     if note.hint_status != note.status or note.hint_title != note.desired_hint_title:
-        api.interaction_update(
-            token=token,
+        hint.interaction_update(
             patient_id=note.patient_hint_id,
             interaction_id=note.hint_interaction_id,
             fields=_interaction_fields(note, status=note.status),
@@ -114,52 +121,18 @@ def _push_once(*, note: Note, token: str, in_session: bool) -> None:
         note.save(update_fields=["hint_status", "hint_title"])
 
 
-def _permanent_message(exc: errors.HintError) -> str:
-    if isinstance(exc, errors.HintNotFound):
-        return (
-            "Hint no longer has this patient (or this note's entry in the chart). The note is "
-            "kept here; check the patient in Hint, then copy the text into their current chart."
-        )
-    if isinstance(exc, errors.HintUnauthorized):
-        return (
-            "Hint refused this app's access to the practice. The note is kept here; ask a "
-            "practice admin to reconnect the app in Hint's marketplace, then it will sync."
-        )
-    reason = f" Hint said: {exc.hint_message}" if exc.hint_message else ""
-    return (
-        "Hint refused this note's entry in the chart." + reason + " The note is kept here; "
-        "fix the note or contact support."
+def _permanent_message(exc: errors.HintError, *, in_session: bool) -> str:
+    """The policy's sentence, then what becomes of the note and what to do next."""
+    sentence = policy.error_sentence(
+        exc, record="patient or this note's entry in the chart", practice_token=not in_session
     )
-
-
-class _NotConnected(Exception):
-    """The practice has no active installation, so background work has no token."""
-
-
-def _token_for(note: Note, token: str) -> str:
-    if token:
-        return token
-    from handshake.services import NotInstalled, practice_token
-
-    try:
-        return practice_token(note.practice)
-    except NotInstalled as exc:
-        raise _NotConnected from exc
-
-
-def _retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)))
-
-
-def schedule_retry(note: Note, *, delay: timedelta | None = None) -> None:
-    from hintpartner.tasks import enqueue_later
-    from interactions.tasks import note_push_task
-
-    enqueue_later(
-        note_push_task,
-        delay=delay or _retry_delay(note.sync_attempts),
-        kwargs={"note_id": note.pk, "practice_id": note.practice_id},
-    )
+    if policy.is_token_refused(exc):
+        then = "it syncs once the app is reconnected."
+    elif isinstance(exc, errors.HintNotFound):
+        then = "check the patient in Hint, then copy the text into their current chart."
+    else:
+        then = "fix the note or contact support."
+    return f"{sentence} The note is kept here; {then}"
 
 
 def note_push(*, note: Note, token: str = "", in_session: bool = False) -> Note:
@@ -168,50 +141,38 @@ def note_push(*, note: Note, token: str = "", in_session: bool = False) -> Note:
     `token` is the open session's token (`in_session=True`); without one the practice token is used.
     Never raises for Hint's failures: the note's sync state says what happened.
     """
-    if not _lease_take(note):
+    if not services.note_push_claim(note=note):
         # Another request or task is pushing right now. It re-checks when it finishes; a later
         # look covers a pusher that died holding the lease.
-        note.refresh_from_db()
-        schedule_retry(note, delay=SYNC_LEASE)
-        return note
+        return services.note_push_postpone(note=note)
     note.refresh_from_db()
-    outcome = Note.SyncState.SYNCED
-    message = ""
+    outcome, message = Note.SyncState.SYNCED, ""
+    hint: Any = None
     try:
         if note.needs_push:
-            _push_once(note=note, token=_token_for(note, token), in_session=in_session)
-    except errors.HintUnauthorized as exc:
-        if in_session:
-            # The session's short-lived token may have expired: background work has its own.
-            outcome, message = Note.SyncState.PENDING, ""
-        else:
-            outcome, message = Note.SyncState.ERROR, _permanent_message(exc)
-            from handshake.services import practice_mark_disconnected
-
-            practice_mark_disconnected(practice=note.practice)
+            hint = _hint_for(note, token)
+            _push_once(note=note, hint=hint, in_session=in_session)
+    except NotInstalled:
+        outcome, message = Note.SyncState.ERROR, NOT_CONNECTED
     except errors.HintError as exc:
-        if exc.transient or exc.uncertain:
+        logger.info("note %s: push to Hint failed (%s)", note.pk, type(exc).__name__)
+        refused = policy.is_token_refused(exc)
+        if exc.transient or exc.uncertain or (refused and in_session):
+            # A refused session token may just have expired: background work has its own.
             outcome, message = Note.SyncState.PENDING, ""
         else:
-            outcome, message = Note.SyncState.ERROR, _permanent_message(exc)
-            _report_on_interaction(note=note, token=token, in_session=in_session, message=message)
-        logger.info("note %s: push to Hint failed (%s)", note.pk, type(exc).__name__)
-    except _NotConnected:
-        outcome = Note.SyncState.ERROR
-        message = (
-            "This app is not connected to the practice in Hint, so the note cannot reach the "
-            "chart yet. It is kept here; ask a practice admin to install or reconnect the app."
-        )
-    return _push_finish(note=note, outcome=outcome, message=message)
+            outcome, message = Note.SyncState.ERROR, _permanent_message(exc, in_session=in_session)
+            if not refused:
+                _report_on_interaction(note=note, hint=hint, in_session=in_session, message=message)
+    return services.note_push_record(note=note, outcome=outcome, message=message)
 
 
-def _report_on_interaction(*, note: Note, token: str, in_session: bool, message: str) -> None:
+def _report_on_interaction(*, note: Note, hint: Any, in_session: bool, message: str) -> None:
     """Write the error where Hint shows it (possible only when the interaction exists)."""
     if not note.hint_interaction_id:
         return
     try:
-        api.interaction_update(
-            token=_token_for(note, token),
+        hint.interaction_update(
             patient_id=note.patient_hint_id,
             interaction_id=note.hint_interaction_id,
             fields={
@@ -222,36 +183,6 @@ def _report_on_interaction(*, note: Note, token: str, in_session: bool, message:
         )
     except Exception:  # best effort: the page already shows the error
         logger.info("note %s: could not write the error message to Hint", note.pk)
-
-
-def _push_finish(*, note: Note, outcome: str, message: str) -> Note:
-    now = timezone.now()
-    note.refresh_from_db()
-    updates: dict[str, Any] = {"sync_lease_until": None, "sync_error": message}
-    if outcome == Note.SyncState.SYNCED:
-        updates.update(sync_attempts=0, sync_next_attempt_at=None, synced_at=now)
-        # A save that landed while we pushed leaves the note behind Hint again.
-        updates["sync_state"] = Note.SyncState.PENDING if note.needs_push else outcome
-    elif outcome == Note.SyncState.PENDING:
-        attempts = note.sync_attempts + 1
-        updates.update(
-            sync_state=outcome,
-            sync_attempts=attempts,
-            sync_next_attempt_at=now + _retry_delay(attempts),
-        )
-    else:
-        updates.update(sync_state=outcome, sync_next_attempt_at=None)
-    Note.objects.filter(pk=note.pk).update(**updates)
-    note.refresh_from_db()
-    if note.sync_state == Note.SyncState.PENDING:
-        if outcome == Note.SyncState.SYNCED:
-            from hintpartner.tasks import enqueue_on_commit
-            from interactions.tasks import note_push_task
-
-            enqueue_on_commit(note_push_task, note_id=note.pk, practice_id=note.practice_id)
-        else:
-            schedule_retry(note)
-    return note
 
 
 def note_for_interaction(
@@ -283,12 +214,3 @@ def note_for_interaction(
             note.refresh_from_db()
         return note if note is not None and note.hint_interaction_id == interaction_id else None
     return None
-
-
-def note_retry(*, note: Note) -> Note:
-    """Clear an error so the next push tries again (after the admin fixed the cause)."""
-    Note.objects.filter(pk=note.pk, sync_state=Note.SyncState.ERROR).update(
-        sync_state=Note.SyncState.PENDING, sync_error="", sync_attempts=0
-    )
-    note.refresh_from_db()
-    return note

@@ -1,30 +1,33 @@
-"""Writing, signing and addending clinical notes; pushing them to Hint (`interactions.push`).
+"""A note's state: writing, signing, addending, and its sync with Hint (claim, outcome, queue).
 
 A note is always committed here before Hint is called, so no failure at Hint loses text. These
 functions only mark a note as waiting for Hint; the open page pushes it at once with the session's
-token, and a background push follows if it does not.
+token (`interactions.push`, the only module that talks to Hint), and a background push follows if
+it does not.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from interactions import push
+from hintpartner.hint import policy
+from hintpartner.tasks import enqueue_later, enqueue_on_commit
 from interactions.models import Addendum, Note
-
-# The push API, here too: views and tasks call `services.note_push(...)`.
-note_push = push.note_push
-note_retry = push.note_retry
-note_for_interaction = push.note_for_interaction
-note_web_link = push.note_web_link
+from sync.models import Patient
 
 if TYPE_CHECKING:
     from handshake.models import Practice, PracticeUser
 
 TITLE_MAX = 300
 BODY_MAX = 200_000
+# One pusher at a time per note: the lease outlives a slow push, and a dead pusher's expires.
+SYNC_LEASE = timedelta(seconds=90)
+# How long the open page has to push a change itself before a background push follows.
+SAFETY_NET = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def _mark_pending(note: Note) -> None:
     should the page go away first, a background push follows after SAFETY_NET (practice token).
     Scheduled only on the way into `pending`, so typing does not queue a task per keystroke."""
     if note.sync_state not in (Note.SyncState.PENDING, Note.SyncState.SYNCING):
-        transaction.on_commit(lambda: push.schedule_retry(note, delay=push.SAFETY_NET))
+        transaction.on_commit(lambda: note_push_queue(note=note, delay=SAFETY_NET))
     note.sync_state = Note.SyncState.PENDING
 
 
@@ -89,8 +92,6 @@ def note_create(
     body: str = "",
 ) -> Note:
     """Store a new draft note for a Hint patient here; pushing to Hint comes after the commit."""
-    from sync.models import Patient
-
     patient_hint_id = patient_hint_id.strip()
     if not patient_hint_id:
         raise NoteInvalid("Open a patient's chart first: a note belongs to one patient.")
@@ -217,3 +218,75 @@ def note_discard(*, note: Note, actor: Actor) -> None:
                 "or leave it unsigned."
             )
         current.delete()
+
+
+# --- the note's sync with Hint (the calls themselves: `interactions.push`) --------------------
+
+
+def note_push_queue(*, note: Note, delay: timedelta | None = None) -> bool:
+    """Queue a background push of `note` (practice token): after `delay`, else once the current
+    transaction commits. The one place note pushes are queued; False when the backend cannot
+    defer (unit tests drive retries by calling the task)."""
+    # `interactions.tasks` imports this module (its task calls the push), so the task is
+    # looked up at call time: the one import of it here.
+    from interactions.tasks import note_push_task
+
+    kwargs = {"note_id": note.pk, "practice_id": note.practice_id}
+    if delay is None:
+        enqueue_on_commit(note_push_task, **kwargs)
+        return True
+    return enqueue_later(note_push_task, delay=delay, kwargs=kwargs)
+
+
+def note_push_claim(*, note: Note) -> bool:
+    """Take the note's push lease (state `syncing`); False while another pusher holds it."""
+    now = timezone.now()
+    taken = (
+        Note.objects.filter(pk=note.pk)
+        .filter(Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now))
+        .update(sync_lease_until=now + SYNC_LEASE, sync_state=Note.SyncState.SYNCING)
+    )
+    return taken == 1
+
+
+def note_push_record(*, note: Note, outcome: str, message: str) -> Note:
+    """Record a push's outcome and release the lease; queue what follows (a retry by
+    `policy.NOTE_SCHEDULE`, or a push of a save that landed meanwhile)."""
+    now = timezone.now()
+    note.refresh_from_db()
+    updates: dict[str, Any] = {"sync_lease_until": None, "sync_error": message}
+    if outcome == Note.SyncState.SYNCED:
+        updates.update(sync_attempts=0, sync_next_attempt_at=None, synced_at=now)
+        # A save that landed while we pushed leaves the note behind Hint again.
+        updates["sync_state"] = Note.SyncState.PENDING if note.needs_push else outcome
+    elif outcome == Note.SyncState.PENDING:
+        attempts = note.sync_attempts + 1
+        updates.update(
+            sync_state=outcome,
+            sync_attempts=attempts,
+            sync_next_attempt_at=now + policy.backoff(attempts, policy.NOTE_SCHEDULE),
+        )
+    else:
+        updates.update(sync_state=outcome, sync_next_attempt_at=None)
+    Note.objects.filter(pk=note.pk).update(**updates)
+    note.refresh_from_db()
+    if note.sync_state == Note.SyncState.PENDING:
+        retry = policy.backoff(note.sync_attempts, policy.NOTE_SCHEDULE)
+        note_push_queue(note=note, delay=None if outcome == Note.SyncState.SYNCED else retry)
+    return note
+
+
+def note_push_postpone(*, note: Note) -> Note:
+    """Another pusher holds the lease: look again once it must have finished (or died)."""
+    note.refresh_from_db()
+    note_push_queue(note=note, delay=SYNC_LEASE)
+    return note
+
+
+def note_retry(*, note: Note) -> Note:
+    """Clear an error so the next push tries again (after the admin fixed the cause)."""
+    Note.objects.filter(pk=note.pk, sync_state=Note.SyncState.ERROR).update(
+        sync_state=Note.SyncState.PENDING, sync_error="", sync_attempts=0
+    )
+    note.refresh_from_db()
+    return note

@@ -8,7 +8,7 @@ from handshake.audit import audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session
 from handshake.roles import roles_granting
-from interactions import services
+from interactions import push, services
 from interactions.models import Note
 
 LIST_LIMIT = 50
@@ -155,7 +155,7 @@ def note_save(request: HintRequest, note_id: int) -> HttpResponse:
 def note_sync(request: HintRequest, note_id: int) -> HttpResponse:
     """Push the note to Hint now, with the session's own token; answers the status line."""
     note = _note_or_404(request, note_id)
-    note = services.note_push(note=note, token=request.hint.token, in_session=True)
+    note = push.note_push(note=note, token=request.hint.token, in_session=True)
     if request.htmx:
         return _status(request, note)
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
@@ -166,7 +166,7 @@ def note_sync(request: HintRequest, note_id: int) -> HttpResponse:
 def note_retry(request: HintRequest, note_id: int) -> HttpResponse:
     """After a permanent error was fixed (reconnected, patient restored): try again."""
     note = services.note_retry(note=_note_or_404(request, note_id))
-    note = services.note_push(note=note, token=request.hint.token, in_session=True)
+    note = push.note_push(note=note, token=request.hint.token, in_session=True)
     if request.htmx:
         return _status(request, note)
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
@@ -322,7 +322,7 @@ def interaction_panel(request: HintRequest) -> HttpResponse:
     hint = request.hint
     note = None
     if hint.interaction_id:
-        note = services.note_for_interaction(
+        note = push.note_for_interaction(
             practice=hint.practice,
             interaction_id=hint.interaction_id,
             patient_hint_id=hint.patient_id,

@@ -13,7 +13,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from hintpartner.hint import api, errors
+from handshake.hint_access import NotInstalled, practice_api
+from hintpartner.hint import errors, policy
 from hintpartner.tasks import enqueue_on_commit
 from sync import mirror
 from sync import services as sync_services
@@ -49,6 +50,7 @@ def backfill_start(*, practice: Any, requested_by: str = "") -> BackfillRun:
         run = BackfillRun.objects.create(
             practice=practice, since=since, requested_by=requested_by[:200]
         )
+        # backfill_tasks imports this module (its task calls backfill_run): imported at call time.
         from sync.backfill_tasks import backfill_process
 
         enqueue_on_commit(backfill_process, run.pk)
@@ -72,34 +74,30 @@ def _finish(run: BackfillRun, status: str, error: str = "") -> BackfillRun:
 
 def backfill_run(*, run: BackfillRun) -> BackfillRun:
     """Pull the run's patients page by page and apply each to the mirror."""
-    from handshake import services as handshake_services
-
     if run.status in (BackfillRun.Status.DONE, BackfillRun.Status.FAILED):
         return run
     practice = run.practice
     try:
-        token = handshake_services.practice_token(practice)
-    except handshake_services.NotInstalled:
+        hint = practice_api(practice)  # a refused token marks the practice disconnected
+    except NotInstalled:
         return _finish(run, BackfillRun.Status.FAILED, "The practice is not connected to Hint.")
     run.status = BackfillRun.Status.RUNNING
     run.started_at = timezone.now()
     run.fetched = run.changed = 0
     run.save(update_fields=["status", "started_at", "fetched", "changed", "updated_at"])
     try:
-        for data in api.patients_iter(token=token, updated_after=run.since):
+        for data in hint.patients_iter(updated_after=run.since):
             run.fetched += 1
             if _apply(practice, data):
                 run.changed += 1
             if run.fetched % PROGRESS_EVERY == 0:
                 run.save(update_fields=["fetched", "changed", "updated_at"])
-    except errors.HintUnauthorized:
-        handshake_services.practice_mark_disconnected(practice=practice)
-        return _finish(
-            run, BackfillRun.Status.FAILED, "Hint refused the practice's token: reconnect the app."
-        )
     except errors.HintError as exc:
         logger.warning("backfill %s stopped: %s", run.pk, type(exc).__name__)
-        return _finish(run, BackfillRun.Status.FAILED, f"Hint did not answer: {exc}")
+        sentence = policy.error_sentence(exc, practice_token=True)
+        return _finish(
+            run, BackfillRun.Status.FAILED, f"{sentence} Patients pulled so far are kept."
+        )
     return _finish(run, BackfillRun.Status.DONE)
 
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 
+from hintpartner.hint import decode
 from hintpartner.hint.paths import PATIENT_FIELDS, PHONE_TYPES
 
 
@@ -115,13 +116,7 @@ def _iso_date(value: Any) -> str:
 
 
 def _iso_datetime(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = _text(value)
-    try:
-        parsed = parse_datetime(text) if text else None
-    except ValueError:
-        parsed = None
+    parsed = value if isinstance(value, datetime) else decode.parse_time(_text(value))
     return parsed.isoformat() if parsed else ""
 
 
@@ -198,7 +193,7 @@ def contact_fill_new(contact: Any, values: Values) -> None:
         if kind is Kind.DATE:
             value = parse_date(value) if value else None
         elif kind is Kind.DATETIME:
-            value = parse_datetime(value) if value else None
+            value = decode.parse_time(value)
         elif kind is not Kind.BOOL:
             value = value or ""
         setattr(contact, name, value)
@@ -212,7 +207,7 @@ def contact_assign(contact: Any, values: Values) -> list[str]:
         if m.kind is Kind.DATE:
             new: Any = parse_date(value) if value else None
         elif m.kind is Kind.DATETIME:
-            new = parse_datetime(value) if value else None
+            new = decode.parse_time(value)
         elif m.kind is Kind.BOOL:
             new = value
         else:

@@ -8,14 +8,13 @@ patient, so anything arriving after the destroy is a late copy of an older state
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from hintpartner.hint import paths
+from hintpartner.hint import decode, paths
 from sync.matching import normalize_name
 from sync.models import Patient
 
@@ -41,19 +40,6 @@ class ApplyResult:
     patient: Patient
     changed: bool
     created: bool = False  # the mirror had no row for this patient before
-
-
-def parse_hint_time(value: Any) -> datetime | None:
-    """Hint's ISO timestamps; None for anything unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
 
 
 def _parse_dob(value: Any) -> date | None:
@@ -129,7 +115,7 @@ def patient_apply(
     if not isinstance(data, dict) or not str(data.get(paths.PATIENT_ID) or "").strip():
         raise MirrorError("The event carries no patient id.")
     hint_id = str(data[paths.PATIENT_ID]).strip()[:100]
-    version = parse_hint_time(data.get(_F["updated_at"])) or occurred_at
+    version = decode.parse_time(data.get(_F["updated_at"])) or occurred_at
     with transaction.atomic():
         patient, is_new = _locked_or_new(practice=practice, hint_id=hint_id)
         if patient.is_destroyed:

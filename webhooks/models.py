@@ -34,9 +34,9 @@ class WebhookEvent(PracticeOwned):
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # When a task was queued for the event. The receiver leaves it empty on the database backend
-    # (one row per delivery keeps the acknowledgement fast); the worker's dispatcher then queues
-    # pending events in batches and stamps them (`services.events_dispatch`).
+    # When a task was queued for the event. The receiver leaves it empty (one row per delivery
+    # keeps the acknowledgement fast); the worker's dispatcher queues pending events in batches
+    # and stamps them (`services.events_dispatch`), and a replay stamps the event it queues.
     queued_at = models.DateTimeField(null=True, blank=True)
 
     objects = WebhookEventQuerySet.as_manager()

@@ -8,11 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
-from django_tasks.backends.immediate import ImmediateBackend
-from django_tasks_db.backend import DatabaseBackend
 
 from handshake import services as handshake_services
-from handshake.models import Practice
+from handshake.models import CONNECTED, Practice
+from hintpartner.hint import decode, policy
 from hintpartner.tasks import enqueue_later, enqueue_on_commit
 from sync import backfill, mirror
 from sync import services as sync_services
@@ -20,10 +19,9 @@ from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
-# Handler failures are retried this many times in all, with a growing delay, then wait for a
-# replay (admin page or `manage.py replay_webhooks`).
+# Handler failures are retried this many times in all, waiting by `policy.WEBHOOK_SCHEDULE`, then
+# wait for a replay (admin page or `manage.py replay_webhooks`).
 MAX_ATTEMPTS = getattr(settings, "WEBHOOK_MAX_ATTEMPTS", 5)
-RETRY_BASE_SECONDS = getattr(settings, "WEBHOOK_RETRY_BASE_SECONDS", 30)
 ERROR_LIMIT = 2000
 
 
@@ -96,192 +94,174 @@ def _required_text(payload: dict[str, Any], field: str) -> str:
     return text
 
 
-def _insert_once(model: type[models.Model], values: dict[str, Any]) -> int | None:
-    """INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING id: the new row's id, or None for a
-    repeat. The receiver's hot path: one statement, no exception and no savepoint on a repeat.
+NOT_CONNECTED = "The practice was not connected."
+NOT_ACTED_ON = "Not an event this app acts on."
+
+Outcome = tuple[str, str]  # (status, note) of a new event
+_PENDING: Outcome = (WebhookEvent.Status.PENDING, "")
+
+
+def _outcomes(event_type: str) -> tuple[Outcome, Outcome]:
+    """A new event's outcome when its practice is connected, and when it is not.
+
+    Events about the installation itself count even while the practice is not connected (an
+    activation is what connects it); patient events only while it is; other types never.
     """
-    meta = model._meta
-    qn = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in values]
-    columns = ", ".join(qn(f.column) for f in fields)
-    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
-    # Identifiers come from the model's metadata; every value is a parameter.
-    placeholders = ", ".join(["%s"] * len(fields))
-    table, key, pk = qn(meta.db_table), qn("event_id"), qn(meta.pk.column)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-    sql += f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"
+    if event_type not in HANDLERS:
+        ignored = (WebhookEvent.Status.IGNORED, NOT_ACTED_ON)
+        return ignored, ignored
+    if event_type in INSTALLATION_TYPES:
+        return _PENDING, _PENDING
+    return _PENDING, (WebhookEvent.Status.IGNORED, NOT_CONNECTED)
+
+
+_connected_sql: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _connected_condition() -> tuple[str, list[Any]]:
+    """`handshake.models.CONNECTED` as SQL on the practice table, compiled once per database."""
+    if connection.alias not in _connected_sql:
+        query = Practice.objects.filter(CONNECTED).query
+        sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+        _connected_sql[connection.alias] = sql, list(params)
+    return _connected_sql[connection.alias]
+
+
+def _case_connected(when: Any, otherwise: Any) -> tuple[str, list[Any]]:
+    """CASE WHEN <the practice is connected> THEN `when` ELSE `otherwise` END (None: NULL)."""
+    if when == otherwise:  # also keeps PostgreSQL from typing a CASE of two NULLs as text
+        return ("NULL", []) if when is None else ("%s", [when])
+    condition, params = _connected_condition()
+    params = list(params)
+    branches = []
+    for value in (when, otherwise):
+        branches.append("NULL" if value is None else "%s")
+        params += [] if value is None else [value]
+    return f"CASE WHEN {condition} THEN {branches[0]} ELSE {branches[1]} END", params
+
+
+def _prepared(model: type[models.Model], values: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """The quoted columns of `values`, and their values as the database takes them."""
+    fields = [model._meta.get_field(name) for name in values]
+    columns = [connection.ops.quote_name(f.column) for f in fields]
+    return columns, [f.get_db_prep_save(values[f.name], connection) for f in fields]
+
+
+def _insert(sql: str, params: list[Any]) -> bool:
+    """Run an INSERT … ON CONFLICT DO NOTHING RETURNING; whether it stored a row."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+        return cursor.fetchone() is not None
 
 
-def _practice_lookup(hint_id: str) -> tuple[int, bool] | None:
-    """(pk, connected) of the practice Hint names.
+def _insert_routed(hint_practice_id: str, values: dict[str, Any]) -> bool:
+    """Store the event for the practice Hint names, in one statement: INSERT … SELECT FROM
+    practice … ON CONFLICT DO NOTHING, whose CASEs set the status by whether the practice is
+    connected. False when the practice is unknown or the event is a repeat (both rare).
 
     Plain SQL on the hot path: the ORM's query building cost more CPU than the query, and
     reading the token through the model would decrypt it just to see that it is not empty.
     """
-    meta = Practice._meta
     qn = connection.ops.quote_name
+    columns, params = _prepared(WebhookEvent, values)
+    select = ["%s"] * len(params)
+    when, otherwise = _outcomes(values["type"])
+    received_at = _prepared(WebhookEvent, {"processed_at": values["received_at"]})[1][0]
 
-    def col(name: str) -> str:
-        return qn(meta.get_field(name).column)
+    def done_at(outcome: Outcome) -> Any:  # an ignored event is done on arrival
+        return received_at if outcome[0] == WebhookEvent.Status.IGNORED else None
 
-    sql = f"SELECT {col('id')}, {col('installation_status')}, {col('token')} <> ''"
-    sql += f" FROM {qn(meta.db_table)} WHERE {col('hint_id')} = %s"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [hint_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    pk, status, has_token = row
-    return pk, status == Practice.InstallationStatus.ACTIVE and bool(has_token)
-
-
-NOT_CONNECTED = "The practice was not connected."
-
-
-def _insert_for_practice(hint_practice_id: str, values: dict[str, Any]) -> tuple[int, str] | None:
-    """Store a patient event for the practice Hint names in one statement (the hot path):
-    pending when the practice is connected, else ignored. INSERT … SELECT FROM practice … ON
-    CONFLICT DO NOTHING RETURNING (id, status); None when the practice is unknown or the event
-    is a repeat (the caller tells them apart: both are rare).
-    """
-    meta, practices = WebhookEvent._meta, Practice._meta
-    qn = connection.ops.quote_name
-
-    def col(model_meta: Any, name: str) -> str:
-        return qn(model_meta.get_field(name).column)
-
-    fields = [meta.get_field(name) for name in values]
-    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
-    connected = (
-        f"p.{col(practices, 'installation_status')} = %s AND p.{col(practices, 'token')} <> ''"
-    )
-    ignored_at = meta.get_field("processed_at").get_db_prep_save(values["received_at"], connection)
+    for column, branches in (
+        ("status", (when[0], otherwise[0])),
+        ("note", (when[1], otherwise[1])),
+        ("processed_at", (done_at(when), done_at(otherwise))),
+    ):
+        case_sql, case_params = _case_connected(*branches)
+        columns.append(qn(column))
+        select.append(case_sql)
+        params += case_params
+    practices = qn(Practice._meta.db_table)
+    columns.append(qn(WebhookEvent._meta.get_field("practice").column))
+    select.append(f"{practices}.{qn(Practice._meta.pk.column)}")
     # Identifiers come from the models' metadata; every value is a parameter.
-    columns = ", ".join(qn(f.column) for f in fields)
-    columns += ", " + ", ".join(
-        col(meta, n) for n in ("practice", "status", "note", "processed_at")
+    sql = f"INSERT INTO {qn(WebhookEvent._meta.db_table)} ({', '.join(columns)}) "
+    sql += f"SELECT {', '.join(select)} FROM {practices} "  # noqa: S608
+    sql += f"WHERE {practices}.{qn(Practice._meta.get_field('hint_id').column)} = %s "
+    sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING RETURNING {qn(WebhookEvent._meta.pk.column)}"
+    return _insert(sql, [*params, hint_practice_id])
+
+
+def _insert_unrouted(hint_practice_id: str, values: dict[str, Any]) -> bool:
+    """Keep an event naming a practice we do not know (INSERT … WHERE NOT EXISTS practice);
+    False when the practice exists after all or the event is a repeat."""
+    qn = connection.ops.quote_name
+    unrouted = {name: values[name] for name in ("event_id", "type", "payload", "received_at")}
+    columns, params = _prepared(
+        UnroutedWebhookEvent, {**unrouted, "hint_practice_id": hint_practice_id}
     )
-    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) "
-    sql += f"SELECT {', '.join(['%s'] * len(fields))}, p.{col(practices, 'id')}, "
-    sql += f"CASE WHEN {connected} THEN %s ELSE %s END, "
-    sql += f"CASE WHEN {connected} THEN '' ELSE %s END, "
-    sql += f"CASE WHEN {connected} THEN NULL ELSE %s END "
-    sql += f"FROM {qn(practices.db_table)} p WHERE p.{col(practices, 'hint_id')} = %s "
+    practices = qn(Practice._meta.db_table)
+    hint_id = qn(Practice._meta.get_field("hint_id").column)
+    # Identifiers come from the models' metadata; every value is a parameter.
+    sql = f"INSERT INTO {qn(UnroutedWebhookEvent._meta.db_table)} ({', '.join(columns)}) "
+    sql += f"SELECT {', '.join(['%s'] * len(params))} "
+    sql += f"WHERE NOT EXISTS (SELECT 1 FROM {practices} WHERE {hint_id} = %s) "  # noqa: S608
     sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING "
-    sql += f"RETURNING {qn(meta.pk.column)}, {col(meta, 'status')}"
-    active = Practice.InstallationStatus.ACTIVE
-    params += [active, WebhookEvent.Status.PENDING, WebhookEvent.Status.IGNORED]
-    params += [active, NOT_CONNECTED, active, ignored_at, hint_practice_id]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+    sql += f"RETURNING {qn(UnroutedWebhookEvent._meta.pk.column)}"
+    return _insert(sql, [*params, hint_practice_id])
 
 
 def event_receive(*, payload: Any) -> bool:
-    """Store a verified delivery once per Hint event id and queue its processing.
+    """Store a verified delivery once per Hint event id; True when stored now, False for a repeat.
 
-    True when stored now, False for a repeat of a stored event (no new work).
+    Queues nothing: the worker's dispatcher (`events_dispatch`) queues pending events in
+    batches, so the acknowledgement costs one statement in the common case.
     """
     if not isinstance(payload, dict):
         raise EventInvalid("The event is not a JSON object.")
     event_id = _required_text(payload, "id")
     event_type = _required_text(payload, "type")[:100]
     hint_practice_id = _required_text(payload, "practice_id")
-    now = timezone.now()
     values = {
         "event_id": event_id,
         "type": event_type,
         "payload": payload,
-        "hint_created_at": mirror.parse_hint_time(payload.get("created_at")),
+        "hint_created_at": decode.parse_time(payload.get("created_at")),
         "attempts": 0,
         "error": "",
-        "received_at": now,
+        "received_at": timezone.now(),
         "next_attempt_at": None,
     }
-    immediate = not _dispatcher_queues()
-    # The common case, in one autocommitted statement: the worker's dispatcher queues pending
-    # events in batches (`events_dispatch`), so the acknowledgement writes nothing more.
-    patient_event = event_type in HANDLERS and event_type not in INSTALLATION_TYPES
-    if patient_event and not immediate and _insert_for_practice(hint_practice_id, values):
+    if _insert_routed(hint_practice_id, values):
         return True
-    return _event_receive_slowly(hint_practice_id, values, immediate=immediate)
+    if _insert_unrouted(hint_practice_id, values):
+        logger.info("webhook %s for an unknown practice stored and ignored", event_type)
+        return True
+    return False
 
 
-def _event_receive_slowly(
-    hint_practice_id: str, values: dict[str, Any], *, immediate: bool
-) -> bool:
-    """The other cases: an unknown practice, a repeat, an installation or unknown event type, and
-    the immediate backend of unit tests (which has no worker, so each event is queued here)."""
-    event_type = values["type"]
-    practice = _practice_lookup(hint_practice_id)
-    if practice is None:
-        created = _insert_once(
-            UnroutedWebhookEvent,
-            {
-                "event_id": values["event_id"],
-                "type": event_type,
-                "hint_practice_id": hint_practice_id,
-                "payload": values["payload"],
-                "received_at": values["received_at"],
-            },
-        )
-        if created:
-            logger.info("webhook %s for an unknown practice stored and ignored", event_type)
-        return created is not None
+def _queue(event_pks: list[int], *, delay: timedelta | None = None) -> bool:
+    """Queue processing of stored events: after the current transaction commits, so a task never
+    names a row its worker cannot see yet (on every backend); with `delay`, a deferred retry.
 
-    practice_pk, connected = practice
-    status, note = WebhookEvent.Status.PENDING, ""
-    if event_type not in HANDLERS:
-        status, note = WebhookEvent.Status.IGNORED, "Not an event this app acts on."
-    elif event_type not in INSTALLATION_TYPES and not connected:
-        status, note = WebhookEvent.Status.IGNORED, NOT_CONNECTED
-    values = {
-        **values,
-        "practice": practice_pk,
-        "status": status,
-        "note": note,
-        "processed_at": values["received_at"] if status == WebhookEvent.Status.IGNORED else None,
-    }
-    if status != WebhookEvent.Status.PENDING or not immediate:
-        return _insert_once(WebhookEvent, values) is not None
-    with transaction.atomic():
-        event_pk = _insert_once(WebhookEvent, {**values, "queued_at": values["received_at"]})
-        if event_pk is not None:
-            _queue(event_pk)
-    return event_pk is not None
+    A task lost between the commit and the queue (a crash) is queued again by `events_dispatch`
+    after REQUEUE_AFTER. `webhooks.tasks` imports this module (its tasks call `event_process`),
+    so this is the one place that imports it back, at call time. False when the backend cannot
+    defer a retry (unit tests).
+    """
+    from webhooks import tasks
 
-
-def _dispatcher_queues() -> bool:
-    """Whether a worker runs (and so `events_dispatch` queues new events): every real backend."""
-    from webhooks.tasks import webhook_event_process
-
-    return not isinstance(webhook_event_process.get_backend(), ImmediateBackend)
-
-
-def _queue(event_pk: int) -> None:
-    """Queue one event's processing; called inside the transaction that marked it pending."""
-    from webhooks.tasks import webhook_event_process
-
-    if isinstance(webhook_event_process.get_backend(), DatabaseBackend):
-        # The task row lives in the same database: writing it in the event's transaction makes
-        # the pair atomic (no event without its task) and costs one commit instead of two.
-        webhook_event_process.enqueue(event_pk)
-    else:
-        # Redis (or the immediate backend in tests) must not see the task before the row.
-        enqueue_on_commit(webhook_event_process, event_pk)
+    if delay is not None:
+        return enqueue_later(tasks.webhook_events_process, delay=delay, args=(event_pks,))
+    enqueue_on_commit(tasks.webhook_events_process, event_pks)
+    return True
 
 
 # --- dispatching ------------------------------------------------------------------------------
 
 DISPATCH_BATCH = 100
 # A pending event queued this long ago and still not processed lost its task (a Redis flush, a
-# task row deleted by hand): queue it again. Processing is idempotent, so a slow queue that
-# still holds the task only costs a second, no-op run.
+# task row deleted by hand, a crash between claiming and queueing): queue it again. Processing
+# is idempotent, so a slow queue that still holds the task only costs a second, no-op run.
 REQUEUE_AFTER = timedelta(hours=1)
 
 
@@ -291,8 +271,6 @@ def events_dispatch(*, limit: int = 5000) -> int:
     Runs in the worker (`manage.py worker`, every half second). Claims rows with SKIP LOCKED, so
     any number of workers can run it side by side without queueing an event twice.
     """
-    from webhooks.tasks import webhook_events_process
-
     dispatched = 0
     while dispatched < limit:
         now = timezone.now()
@@ -312,10 +290,7 @@ def events_dispatch(*, limit: int = 5000) -> int:
             if not pks:
                 break
             WebhookEvent.objects.filter(pk__in=pks).update(queued_at=now)
-            if isinstance(webhook_events_process.get_backend(), DatabaseBackend):
-                webhook_events_process.enqueue(pks)  # same database: atomic with the claim
-            else:
-                enqueue_on_commit(webhook_events_process, pks)
+            _queue(pks)
         dispatched += len(pks)
     if dispatched:
         logger.info("dispatched %s webhook events", dispatched)
@@ -330,11 +305,6 @@ def _error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {message}"[:ERROR_LIMIT]
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """30 s, 2 min, 8 min, 32 min…: Hint's own retries are hourly, ours settle sooner."""
-    return timedelta(seconds=RETRY_BASE_SECONDS * 4 ** max(attempts - 1, 0))
-
-
 def event_process(*, event: WebhookEvent) -> str:
     """Run the event's handler once; idempotent. Returns the event's status afterwards."""
     done = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
@@ -344,7 +314,7 @@ def event_process(*, event: WebhookEvent) -> str:
     if handler is None:
         WebhookEvent.objects.filter(pk=event.pk).update(
             status=WebhookEvent.Status.IGNORED,
-            note="Not an event this app acts on.",
+            note=NOT_ACTED_ON,
             processed_at=timezone.now(),
         )
         return WebhookEvent.Status.IGNORED
@@ -370,16 +340,14 @@ def event_process(*, event: WebhookEvent) -> str:
 
 
 def _event_failed(*, event_pk: int, exc: Exception) -> str:
-    from webhooks.tasks import webhook_event_process
-
     event = WebhookEvent.objects.get(pk=event_pk)
     event.attempts += 1
     event.status = WebhookEvent.Status.FAILED
     event.error = _error_text(exc)
     event.next_attempt_at = None
     if event.attempts < MAX_ATTEMPTS:
-        delay = retry_delay(event.attempts)
-        if enqueue_later(webhook_event_process, delay=delay, args=(event.pk,)):
+        delay = policy.backoff(event.attempts, policy.WEBHOOK_SCHEDULE)
+        if _queue([event.pk], delay=delay):
             event.next_attempt_at = timezone.now() + delay
     event.save(update_fields=["attempts", "status", "error", "next_attempt_at"])
     logger.warning(
@@ -406,7 +374,7 @@ def event_replay(*, event: WebhookEvent) -> bool:
             )
         )
         if count:
-            _queue(event.pk)
+            _queue([event.pk])
     return bool(count)
 
 

@@ -8,7 +8,6 @@ pagination iterator, and typed errors. Tokens never appear in logs or exception 
 import email.utils
 import hashlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -18,7 +17,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from hintpartner.hint import errors
+from hintpartner.hint import errors, policy
 from hintpartner.hint.paths import (
     COUNT_HEADER,
     MARKETPLACE_PATH_PREFIXES,
@@ -89,9 +88,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def _backoff(attempt: int) -> float:
-    base = settings.HINT_BACKOFF_BASE * (2**attempt)
-    # Full jitter: spreads the retries of many workers.
-    return min(settings.HINT_BACKOFF_MAX, random.uniform(0, base))
+    """Seconds to wait after failed try number `attempt` (0 for the first) of one call."""
+    return policy.backoff(attempt + 1, policy.http_schedule()).total_seconds()
 
 
 def _hint_message(response: requests.Response) -> str:

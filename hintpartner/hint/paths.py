@@ -1,6 +1,6 @@
 """Every Hint path, header and field name this app uses, in one place.
 
-Hint's contract moves (see shared/hint-platform.md): a correction here is a one-line change.
+Hint's contract moves: a correction here is a one-line change.
 """
 
 import json
@@ -9,7 +9,7 @@ from datetime import datetime
 # Sent on every /api/partner/installations* and /api/partner/webhook_endpoints call.
 MARKETPLACE_VERSION_HEADER = ("Hint-Version", "marketplace_endpoints")
 
-# name -> (method, path template, needs the marketplace header)
+# name -> (method, path template); paths under MARKETPLACE_PATH_PREFIXES also get the header above
 PATHS: dict[str, tuple[str, str]] = {
     # partner key
     "installation_connect": ("POST", "/api/partner/installations/connect"),
@@ -17,7 +17,6 @@ PATHS: dict[str, tuple[str, str]] = {
     "installation_deactivate": ("POST", "/api/partner/installations/{id}/deactivate"),
     "webhook_endpoint_create": ("POST", "/api/partner/webhook_endpoints"),
     "webhook_events": ("GET", "/api/partner/webhook_events"),
-    "webhook_requests": ("GET", "/api/partner/webhook_requests"),
     # practice token or session-scoped token
     "patients": ("GET", "/api/provider/patients"),
     "patient_create": ("POST", "/api/provider/patients"),

@@ -16,17 +16,18 @@ from hintpartner.hint import errors
 
 @dataclass(frozen=True)
 class Schedule:
-    """Exponential backoff: `base`, 2x, 4x, … seconds, never more than `cap`."""
+    """Exponential backoff: `base`, then `factor` times more each retry, never more than `cap`."""
 
     base: float
     cap: float
+    factor: float = 2
     # Full jitter: a uniform draw below the delay, which spreads the retries of many workers.
     jitter: bool = False
 
 
 def backoff(attempt: int, schedule: Schedule) -> timedelta:
     """The wait before retry number `attempt` (1 for the first retry)."""
-    seconds = min(schedule.cap, schedule.base * 2 ** max(attempt - 1, 0))
+    seconds = min(schedule.cap, schedule.base * schedule.factor ** max(attempt - 1, 0))
     if schedule.jitter:
         seconds = random.uniform(0, seconds)
     return timedelta(seconds=seconds)
@@ -38,9 +39,9 @@ def http_schedule() -> Schedule:
 
 
 # Background work that failed at Hint or in a handler tries again on these schedules. Hint's own
-# webhook retries are hourly, so ours settle sooner; a note's push retries sooner still, because
-# a clinician may be watching its status.
-WEBHOOK_SCHEDULE = Schedule(base=30, cap=60 * 60)
+# webhook retries are hourly, so ours settle sooner (30 s, 2 min, 8 min, 32 min); a note's push
+# retries sooner still (15 s, 30 s, 1 min, … 30 min), because a clinician may be watching it.
+WEBHOOK_SCHEDULE = Schedule(base=30, cap=60 * 60, factor=4)
 NOTE_SCHEDULE = Schedule(base=15, cap=30 * 60)
 
 

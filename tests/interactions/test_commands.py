@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django.test import TestCase
 
 from handshake.models import Practice
 from interactions import services
@@ -21,7 +22,8 @@ def test_it_pushes_each_waiting_note_with_its_own_practices_token(
     synced = services.note_create(practice=practice_a, patient_hint_id="pat-Alice1", actor=DR)
     mocked_hint.post(create_url(), json=interaction_answer(notes[0]))
 
-    call_command("notes_push_pending")
+    with TestCase.captureOnCommitCallbacks(execute=True):  # a command runs outside a transaction
+        call_command("notes_push_pending")
 
     tokens = sorted(
         c.request.headers["Authorization"] for c in calls_to(mocked_hint, "POST", create_url())

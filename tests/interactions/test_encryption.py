@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from handshake.models import Practice
 from hintpartner import crypto
-from interactions import services
+from interactions import push, services
 from interactions.models import Addendum, Note
 from tests.interactions.conftest import DR, SESSION_TOKEN, create_url, interaction_answer
 
@@ -44,7 +44,7 @@ def signed_note_with_addendum(practice_a: Practice, mocked_hint) -> Note:
     note = services.note_create(practice=practice_a, patient_hint_id="pat-Alice1", actor=DR)
     note = services.note_save(note=note, title=TITLE, body=BODY, base_version=1, actor=DR)
     mocked_hint.post(create_url(), json=interaction_answer(note))
-    note = services.note_push(note=note, token=SESSION_TOKEN, in_session=True)
+    note = push.note_push(note=note, token=SESSION_TOKEN, in_session=True)
     note = services.note_sign(note=note, actor=DR)
     services.note_addend(note=note, body=ADDENDUM, actor=DR)
     return Note.objects.get(pk=note.pk)

@@ -7,6 +7,7 @@ from django.test import override_settings
 from handshake.models import Practice
 from interactions import services
 from interactions.models import Note
+from interactions.push import note_push
 from tests.interactions.conftest import (
     DR,
     LIST_URL,
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 def push(note: Note) -> Note:
-    return services.note_push(note=note, token=SESSION_TOKEN, in_session=True)
+    return note_push(note=note, token=SESSION_TOKEN, in_session=True)
 
 
 def test_the_first_save_creates_a_draft_interaction_and_keeps_its_id(
@@ -50,7 +51,7 @@ def test_the_first_save_creates_a_draft_interaction_and_keeps_its_id(
 def test_a_note_pushed_outside_a_session_names_our_product(written_note: Note, mocked_hint) -> None:
     mocked_hint.post(create_url(), json=interaction_answer(written_note))
 
-    services.note_push(note=written_note, token="practice-a-token", in_session=False)
+    note_push(note=written_note, token="practice-a-token", in_session=False)
 
     (call,) = calls_to(mocked_hint, "POST", create_url())
     assert sent_json(call)["partner_product_id"] == "ppro-ours"
@@ -136,7 +137,7 @@ def test_signing_patches_the_interaction_to_signed_exactly_once(
     note = services.note_sign(note=note, actor=DR)
     note = push(note)
     note = push(note)
-    services.note_push(note=note, token="practice-a-token")
+    note_push(note=note, token="practice-a-token")
 
     (patch,) = calls_to(mocked_hint, "PATCH", update_url())
     assert sent_json(patch)["status"] == "signed"

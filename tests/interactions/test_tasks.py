@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from handshake.models import Practice
+from hintpartner.hint import policy
 from interactions import push, services
 from interactions.models import Note
 from interactions.tasks import note_push_task
@@ -33,7 +34,7 @@ def test_hint_down_keeps_the_text_and_the_retry_task_syncs_it_later(
     written_note: Note, mocked_hint
 ) -> None:
     mocked_hint.post(create_url(), status=503, json={"message": "down"})
-    note = services.note_push(note=written_note, token=SESSION_TOKEN, in_session=True)
+    note = push.note_push(note=written_note, token=SESSION_TOKEN, in_session=True)
     assert note.sync_state == Note.SyncState.PENDING
 
     note = run_task(note)  # still down
@@ -53,10 +54,11 @@ def test_hint_down_keeps_the_text_and_the_retry_task_syncs_it_later(
 
 
 def test_the_retry_waits_longer_after_each_failure() -> None:
-    delays = [push._retry_delay(n) for n in (1, 2, 3, 4, 20)]
+    delays = [policy.backoff(n, policy.NOTE_SCHEDULE) for n in (1, 2, 3, 4, 20)]
 
     assert delays[0] < delays[1] < delays[2] < delays[3]
-    assert delays[-1] == timedelta(seconds=push.RETRY_MAX_SECONDS)
+    assert delays[0] == timedelta(seconds=15)
+    assert delays[-1] == timedelta(minutes=30)
 
 
 def test_the_background_signing_patch_uses_the_practice_token(
@@ -64,7 +66,7 @@ def test_the_background_signing_patch_uses_the_practice_token(
 ) -> None:
     mocked_hint.post(create_url(), json=interaction_answer(written_note))
     mocked_hint.patch(update_url(), json=interaction_answer(written_note, status="signed"))
-    note = services.note_push(note=written_note, token=SESSION_TOKEN, in_session=True)
+    note = push.note_push(note=written_note, token=SESSION_TOKEN, in_session=True)
     note = services.note_sign(note=note, actor=services.Actor(user=None, label="Dr"))
 
     note = run_task(note)

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from handshake.models import AuditEntry, Practice, PracticeUser
-from interactions import services
+from interactions import push, services
 from interactions.models import Note
 from tests.conftest import open_session
 from tests.interactions.conftest import (
@@ -354,7 +354,7 @@ def test_a_clinician_signs_after_confirming_and_hint_is_patched_once(
 ) -> None:
     mocked_hint.post(create_url(), json=interaction_answer(note))
     mocked_hint.patch(update_url(), json=interaction_answer(note, status="signed"))
-    services.note_push(note=note, token="t", in_session=True)
+    push.note_push(note=note, token="t", in_session=True)
 
     response = client.post(
         url_of("interactions:note-sign", note), {"session_key": clinician_key, "version": "1"}

@@ -9,7 +9,7 @@ from django.test import Client
 from handshake.models import Practice
 from sync import mirror
 from sync.models import Patient
-from tests.webhooks.conftest import deliver, load_event, patient_event
+from tests.webhooks.conftest import deliver_and_dispatch, load_event, patient_event
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,7 @@ def test_inactive_marks_the_patient_and_a_newer_active_state_clears_it(
 
 def _final_state(client: Client, events: list[dict]) -> tuple[str, bool]:
     for event in events:
-        assert deliver(client, event).status_code == 200
+        assert deliver_and_dispatch(client, event).status_code == 200
     patient = Patient.objects.get(hint_id="pat-8Hs2LwQ4")
     return patient.last_name, patient.is_destroyed
 

@@ -12,6 +12,7 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from tests.conftest import signed
+from webhooks import services
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
 _ids = itertools.count(1)
@@ -40,16 +41,24 @@ def patient_event(
 
 
 def deliver(client: Client, payload: Any, **extra: Any) -> Any:
-    """POST a signed event; tasks queued on commit run (the test's transaction never commits)."""
+    """POST a signed event: the receiver stores it and queues nothing."""
     body, signature = signed(payload)
+    return client.post(
+        reverse("webhooks:receive"),
+        data=body,
+        content_type="application/json",
+        HTTP_X_HINT_SIGNATURE=signature,
+        **extra,
+    )
+
+
+def deliver_and_dispatch(client: Client, payload: Any, **extra: Any) -> Any:
+    """`deliver`, then one sweep of the worker's dispatcher. The tasks it queues on commit run
+    (the test's transaction never commits); with the immediate backend they run at once."""
+    response = deliver(client, payload, **extra)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(
-            reverse("webhooks:receive"),
-            data=body,
-            content_type="application/json",
-            HTTP_X_HINT_SIGNATURE=signature,
-            **extra,
-        )
+        services.events_dispatch()
+    return response
 
 
 @pytest.fixture

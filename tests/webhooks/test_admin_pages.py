@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from handshake.models import Practice
 from sync.models import Patient
-from tests.webhooks.conftest import deliver, load_event, patient_event
+from tests.webhooks.conftest import deliver_and_dispatch, load_event, patient_event
 from webhooks import services
 from webhooks.models import WebhookEvent
 
@@ -22,7 +22,7 @@ def failed_event(client: Client, practice_a: Practice, monkeypatch: pytest.Monke
 
     real = services.HANDLERS["patient.updated"]
     monkeypatch.setitem(services.HANDLERS, "patient.updated", broken)
-    deliver(client, patient_event(first_name="Replay", last_name="Me"))
+    deliver_and_dispatch(client, patient_event(first_name="Replay", last_name="Me"))
     monkeypatch.setitem(services.HANDLERS, "patient.updated", real)
     return WebhookEvent.objects.get(status="failed")
 
@@ -39,7 +39,7 @@ def _post(client: Client, name: str, key: str, *args: Any) -> Any:
 def test_the_events_page_lists_the_practices_events_with_filters(
     client: Client, admin_key: str, failed_event: WebhookEvent
 ) -> None:
-    deliver(client, load_event("membership_updated"))
+    deliver_and_dispatch(client, load_event("membership_updated"))
     page = _get(client, "webhooks:events", admin_key)
     assert page.status_code == 200
     html = page.content.decode()

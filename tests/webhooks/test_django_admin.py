@@ -4,13 +4,15 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.webhooks.conftest import deliver, patient_event
+from tests.webhooks.conftest import deliver_and_dispatch, patient_event
 
 pytestmark = pytest.mark.django_db
 
 
 def test_django_admin_lists_stored_and_unrouted_events(client: Client, db: None) -> None:
-    deliver(client, patient_event(practice_id="pra-unknown", event_id="evt-unrouted-1"))
+    deliver_and_dispatch(
+        client, patient_event(practice_id="pra-unknown", event_id="evt-unrouted-1")
+    )
     User.objects.create_superuser("root", "root@example.test", "pw-for-tests")
     client.login(username="root", password="pw-for-tests")
     unrouted = client.get("/admin/webhooks/unroutedwebhookevent/")

@@ -8,8 +8,9 @@ from django.core.management import call_command
 from django.test import Client, TestCase
 
 from handshake.models import Practice
+from hintpartner.hint import policy
 from sync.models import Patient
-from tests.webhooks.conftest import deliver, load_event, patient_event
+from tests.webhooks.conftest import deliver_and_dispatch, load_event, patient_event
 from webhooks import services, tasks
 from webhooks.models import WebhookEvent
 
@@ -41,7 +42,9 @@ def _run(event: WebhookEvent) -> str:
 def test_a_failing_handler_marks_the_event_failed_with_the_error(
     client: Client, practice_a: Practice, broken_mirror: dict[str, Any]
 ) -> None:
-    assert deliver(client, patient_event()).status_code == 200  # Hint still gets its 200
+    assert (
+        deliver_and_dispatch(client, patient_event()).status_code == 200
+    )  # Hint still gets its 200
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.FAILED
     assert event.attempts == 1
@@ -52,15 +55,15 @@ def test_a_failing_handler_marks_the_event_failed_with_the_error(
 def test_a_failed_event_never_blocks_the_next_one(
     client: Client, practice_a: Practice, broken_mirror: dict[str, Any]
 ) -> None:
-    deliver(client, patient_event())
-    deliver(client, patient_event("patient.created", patient_id="pat-other"))
+    deliver_and_dispatch(client, patient_event())
+    deliver_and_dispatch(client, patient_event("patient.created", patient_id="pat-other"))
     assert Patient.objects.filter(hint_id="pat-other").exists()
 
 
 def test_a_failed_event_is_retried_and_then_succeeds(
     client: Client, practice_a: Practice, broken_mirror: dict[str, Any]
 ) -> None:
-    deliver(client, patient_event(last_name="Later"))
+    deliver_and_dispatch(client, patient_event(last_name="Later"))
     event = WebhookEvent.objects.get()
     broken_mirror["broken"] = False
     assert _run(event) == WebhookEvent.Status.PROCESSED
@@ -72,7 +75,7 @@ def test_a_failed_event_is_retried_and_then_succeeds(
 def test_retries_stop_after_the_bound_and_the_event_waits_for_a_replay(
     client: Client, practice_a: Practice, broken_mirror: dict[str, Any]
 ) -> None:
-    deliver(client, patient_event())
+    deliver_and_dispatch(client, patient_event())
     event = WebhookEvent.objects.get()
     for _ in range(services.MAX_ATTEMPTS + 2):
         _run(event)
@@ -82,15 +85,16 @@ def test_retries_stop_after_the_bound_and_the_event_waits_for_a_replay(
 
 
 def test_the_retry_delay_grows_and_is_bounded_in_count() -> None:
-    delays = [services.retry_delay(n).total_seconds() for n in range(1, services.MAX_ATTEMPTS)]
-    assert delays == sorted(delays) and len(set(delays)) == len(delays)
+    schedule = policy.WEBHOOK_SCHEDULE
+    delays = [policy.backoff(n, schedule).total_seconds() for n in range(1, services.MAX_ATTEMPTS)]
+    assert delays == [30, 120, 480, 1920]  # settles well before Hint's hourly retries
 
 
 def test_running_a_processed_event_again_does_nothing(
     client: Client, practice_a: Practice, broken_mirror: dict[str, Any]
 ) -> None:
     broken_mirror["broken"] = False
-    deliver(client, patient_event())
+    deliver_and_dispatch(client, patient_event())
     calls = broken_mirror["calls"]
     assert _run(WebhookEvent.objects.get()) == WebhookEvent.Status.PROCESSED
     assert broken_mirror["calls"] == calls
@@ -99,7 +103,7 @@ def test_running_a_processed_event_again_does_nothing(
 def test_a_failed_event_can_be_replayed_from_the_shell(
     client: Client, practice_a: Practice, broken_mirror: dict[str, Any]
 ) -> None:
-    deliver(client, patient_event(last_name="Replayed"))
+    deliver_and_dispatch(client, patient_event(last_name="Replayed"))
     broken_mirror["broken"] = False
     out = StringIO()
     with TestCase.captureOnCommitCallbacks(execute=True):
@@ -112,8 +116,8 @@ def test_a_failed_event_can_be_replayed_from_the_shell(
 def test_replay_for_one_practice_leaves_the_other_alone(
     client: Client, practice_a: Practice, practice_b: Practice, broken_mirror: dict[str, Any]
 ) -> None:
-    deliver(client, patient_event())
-    deliver(client, patient_event(practice_id="pra-bbbb"))
+    deliver_and_dispatch(client, patient_event())
+    deliver_and_dispatch(client, patient_event(practice_id="pra-bbbb"))
     broken_mirror["broken"] = False
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert services.events_replay(practice=practice_a) == 1
@@ -127,7 +131,7 @@ def test_the_replay_command_refuses_an_unknown_practice(db: None) -> None:
 
 
 def test_a_processed_event_is_not_replayed(client: Client, practice_a: Practice) -> None:
-    deliver(client, patient_event())
+    deliver_and_dispatch(client, patient_event())
     assert services.event_replay(event=WebhookEvent.objects.get()) is False
 
 
@@ -138,7 +142,7 @@ def test_an_activation_event_counts_for_a_pending_practice_and_starts_a_first_ba
 
     Practice.objects.filter(pk=practice_a.pk).update(installation_status="pending")
     mocked_hint.get(f"{hint_url}/api/provider/patients", json=[])
-    response = deliver(client, load_event("integration_activated"))
+    response = deliver_and_dispatch(client, load_event("integration_activated"))
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
     practice_a.refresh_from_db()
@@ -150,8 +154,8 @@ def test_a_deactivation_event_disconnects_the_practice(
     client: Client, practice_a: Practice
 ) -> None:
     event = {**load_event("integration_activated"), "type": "integration.deactivated"}
-    deliver(client, event)
+    deliver_and_dispatch(client, event)
     practice_a.refresh_from_db()
     assert practice_a.installation_status == Practice.InstallationStatus.DEACTIVATED
-    assert deliver(client, patient_event()).status_code == 200
+    assert deliver_and_dispatch(client, patient_event()).status_code == 200
     assert WebhookEvent.objects.filter(status="ignored").count() == 1

@@ -5,6 +5,7 @@ application as gunicorn calls it (the lean route); both must answer alike.
 """
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -12,7 +13,8 @@ from django.test import Client
 from handshake.models import Practice
 from sync.models import Patient
 from tests.conftest import signed
-from tests.webhooks.conftest import LeanClient, deliver, load_event, patient_event
+from tests.webhooks.conftest import LeanClient, deliver_and_dispatch, load_event, patient_event
+from webhooks import services
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +30,7 @@ def _nothing_stored() -> bool:
 
 
 def test_it_stores_a_signed_event_and_applies_it(client: Client, practice_a: Practice) -> None:
-    response = deliver(client, load_event("patient_created"))
+    response = deliver_and_dispatch(client, load_event("patient_created"))
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert event.practice == practice_a
@@ -38,9 +40,9 @@ def test_it_stores_a_signed_event_and_applies_it(client: Client, practice_a: Pra
 
 def test_it_ignores_a_repeated_event(client: Client, practice_a: Practice) -> None:
     payload = load_event("patient_created")
-    deliver(client, payload)
+    deliver_and_dispatch(client, payload)
     Patient.objects.all().delete()  # had the repeat done any work, the patient would come back
-    response = deliver(client, payload)
+    response = deliver_and_dispatch(client, payload)
     assert response.status_code == 200
     assert response.json()["duplicate"] is True
     assert WebhookEvent.objects.count() == 1
@@ -128,7 +130,7 @@ def test_it_answers_400_to_an_event_missing_a_required_field(
 ) -> None:
     event = load_event("patient_created")
     del event[field]
-    response = deliver(client, event)
+    response = deliver_and_dispatch(client, event)
     assert response.status_code == 400
     assert field in response.json()["message"]
     assert _nothing_stored()
@@ -138,14 +140,14 @@ def test_it_answers_400_to_an_event_missing_a_required_field(
 def test_it_answers_400_to_signed_json_that_is_not_an_event(
     client: Client, practice_a: Practice, body: object
 ) -> None:
-    assert deliver(client, body).status_code == 400
+    assert deliver_and_dispatch(client, body).status_code == 400
     assert _nothing_stored()
 
 
 def test_it_stores_an_unknown_type_as_ignored_and_answers_200(
     client: Client, practice_a: Practice
 ) -> None:
-    response = deliver(client, load_event("membership_updated"))
+    response = deliver_and_dispatch(client, load_event("membership_updated"))
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.IGNORED
@@ -153,15 +155,17 @@ def test_it_stores_an_unknown_type_as_ignored_and_answers_200(
 
 
 def test_it_stores_an_event_for_an_unknown_practice_apart(client: Client, db: None) -> None:
-    response = deliver(client, patient_event(practice_id="pra-nobody"))
+    response = deliver_and_dispatch(client, patient_event(practice_id="pra-nobody"))
     assert response.status_code == 200
     assert not WebhookEvent.objects.exists()
     assert UnroutedWebhookEvent.objects.get().hint_practice_id == "pra-nobody"
     assert not Patient.objects.exists()
-    assert deliver(client, patient_event(practice_id="pra-nobody", event_id="evt-x")).json()
-    assert deliver(client, patient_event(practice_id="pra-nobody", event_id="evt-x")).json()[
-        "duplicate"
-    ]
+    assert deliver_and_dispatch(
+        client, patient_event(practice_id="pra-nobody", event_id="evt-x")
+    ).json()
+    assert deliver_and_dispatch(
+        client, patient_event(practice_id="pra-nobody", event_id="evt-x")
+    ).json()["duplicate"]
 
 
 def test_a_patient_event_for_a_disconnected_practice_is_ignored(
@@ -169,7 +173,7 @@ def test_a_patient_event_for_a_disconnected_practice_is_ignored(
 ) -> None:
     practice_a.installation_status = Practice.InstallationStatus.DEACTIVATED
     practice_a.save()
-    assert deliver(client, patient_event()).status_code == 200
+    assert deliver_and_dispatch(client, patient_event()).status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
     assert not Patient.objects.exists()
 
@@ -177,8 +181,8 @@ def test_a_patient_event_for_a_disconnected_practice_is_ignored(
 def test_an_event_for_practice_b_never_touches_practice_a(
     client: Client, practice_a: Practice, practice_b: Practice
 ) -> None:
-    deliver(client, patient_event(first_name="Alice"))
-    deliver(
+    deliver_and_dispatch(client, patient_event(first_name="Alice"))
+    deliver_and_dispatch(
         client, patient_event(practice_id="pra-bbbb", first_name="Bob", updated_at="2027-01-01")
     )
     a = Patient.objects.for_practice(practice_a).get()
@@ -189,3 +193,10 @@ def test_an_event_for_practice_b_never_touches_practice_a(
 
 def test_it_answers_405_to_a_get(client: Client, webhook_url: str) -> None:
     assert client.get(webhook_url).status_code == 405
+
+
+def test_storing_a_new_event_for_a_known_practice_is_one_statement(
+    practice_a: Practice, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        assert services.event_receive(payload=patient_event())

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db.models import Q
 from django.utils import timezone
 
+from interactions import services
 from interactions.models import Note
-from interactions.tasks import note_push_task
 
 
 class Command(BaseCommand):
@@ -22,10 +22,10 @@ class Command(BaseCommand):
             # practice and uses that practice's token.
             Note.objects.filter(sync_state__in=[Note.SyncState.PENDING, Note.SyncState.SYNCING])
             .filter(Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=timezone.now()))
-            .values_list("pk", "practice_id")
+            .only("pk", "practice_id")
         )
         count = 0
-        for note_id, practice_id in waiting.iterator():
-            note_push_task.enqueue(note_id=note_id, practice_id=practice_id)
+        for note in waiting.iterator():
+            services.note_push_queue(note=note)
             count += 1
         self.stdout.write(f"Queued {count} note(s) for Hint.")
