@@ -7,6 +7,7 @@ git-ignored `.dev-secrets.json` shared with the sandbox. See README "Configurati
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 from hintpartner.devsecrets import load_dev_secrets
@@ -261,7 +262,9 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        # A nonce only on the 500 page, whose styles are inline so that it shows even when the
+        # static files are what failed; django-csp adds it only to responses that used it.
+        "style-src": ["'self'", NONCE],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "form-action": ["'self'"],

@@ -119,11 +119,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     The links are shown only when a @hint_session view had already attached the session.
     """
     hint = getattr(request, "hint", None)
-    context = {"hint": hint, "nav": settings.HINT_NAV if hint is not None else []}
+    # Reading the nonce is what makes django-csp put it in this response's policy.
+    nonce = str(request.csp_nonce) if hasattr(request, "csp_nonce") else ""
+    context = {"hint": hint, "nav": settings.HINT_NAV if hint is not None else [], "nonce": nonce}
     try:
         body = loader.get_template("500.html").render(context)
     except Exception:  # the error page must not fail in turn: plain words without links
-        context = {"hint": None, "nav": []}
+        context = {"hint": None, "nav": [], "nonce": nonce}
         body = loader.get_template("500.html").render(context)
     response = HttpResponseServerError(body)
     patch_cache_control(response, private=True, no_store=True)
