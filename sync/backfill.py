@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from hintpartner.hint import api, errors
 from hintpartner.tasks import enqueue_on_commit
+from sync import inbound as sync_services
 from sync import mirror
-from sync import services as sync_services
 from sync.models import BackfillRun
 
 logger = logging.getLogger(__name__)
