@@ -16,8 +16,8 @@ from django.utils import timezone
 from handshake.hint_access import NotInstalled, practice_api
 from hintpartner.hint import errors, policy
 from hintpartner.tasks import enqueue_on_commit
+from sync import inbound as sync_services
 from sync import mirror
-from sync import services as sync_services
 from sync.models import BackfillRun
 
 logger = logging.getLogger(__name__)

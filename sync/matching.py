@@ -54,3 +54,12 @@ def patient_matches(*, candidates: list[dict], key: tuple) -> list[dict]:
     if not has_demographics(key):
         return []
     return [p for p in candidates if patient_key(p) == key]
+
+
+def contact_key(contact: object) -> tuple:
+    """The demographic key of a Contact."""
+    return demographic_key(
+        first_name=getattr(contact, "first_name", ""),
+        last_name=getattr(contact, "last_name", ""),
+        dob=getattr(contact, "dob", None),
+    )

@@ -1,4 +1,4 @@
-"""Patient (a mirror of Hint's patients) and, later, contacts, batches and the sync log."""
+"""Patient (a mirror of Hint's patients), contacts, batches and the sync log."""
 
 from django.db import models
 
@@ -83,7 +83,7 @@ class Patient(PracticeOwned):
         return self.destroyed_at is not None
 
 
-# --- Contacts (ours), batches and the sync log (issue 6) -----------------------------------------
+# --- Contacts (ours), batches and the sync log ------------------------------------------------
 
 
 class ContactQuerySet(PracticeScopedQuerySet):

@@ -2,14 +2,14 @@
 
 from django_tasks import task
 
-from sync import batches, services
+from sync import batch_control, inbound
 from sync.models import Contact
 
 
 @task()
 def batch_run_task(batch_id: int) -> None:
     """Run or resume one batch from its checkpoint."""
-    batches.batch_run(batch_id=batch_id)
+    batch_control.batch_run(batch_id=batch_id)
 
 
 @task()
@@ -24,4 +24,4 @@ def patient_link_push_task(contact_id: int, fields: list[str]) -> None:
         token = practice_token(contact.practice)
     except NotInstalled:
         return
-    services.patient_link_push(contact=contact, fields=fields, token=token)
+    inbound.patient_link_push(contact=contact, fields=fields, token=token)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from handshake.audit import audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
-from sync import batches
+from sync import batch_control
 from sync.csv_input import CsvError, csv_check_ids, csv_parse
 from sync.models import Batch, BatchRow
 
@@ -39,10 +39,10 @@ def batch_list(request: HintRequest) -> HttpResponse:
 def batch_start_patients(request: HintRequest) -> HttpResponse:
     """Start "all Hint patients -> contacts"."""
     try:
-        batch = batches.batch_start_patients(
+        batch = batch_control.batch_start_patients(
             practice=request.hint.practice, actor=request.hint.actor_label
         )
-    except batches.BatchError as exc:
+    except batch_control.BatchError as exc:
         context = _list_context(request, error=str(exc))
         return render(request, "sync/batch_list.html", context, status=409)
     audit_record(
@@ -63,15 +63,15 @@ def batch_start_csv(request: HintRequest) -> HttpResponse:
             raise CsvError("The file is larger than 20 MB. Split it into smaller files.")
         parsed = csv_parse(upload.read(), name=upload.name or "")
         csv_check_ids(practice=request.hint.practice, parsed=parsed)
-        batch = batches.batch_start_csv(
+        batch = batch_control.batch_start_csv(
             practice=request.hint.practice,
             actor=request.hint.actor_label,
             contact_ids=parsed.contact_ids,
             source_name=upload.name or "",
             ignored_lines=parsed.ignored_lines,
         )
-    except (CsvError, batches.BatchError) as exc:
-        status = 409 if isinstance(exc, batches.BatchError) else 400
+    except (CsvError, batch_control.BatchError) as exc:
+        status = 409 if isinstance(exc, batch_control.BatchError) else 400
         context = _list_context(request, error=str(exc))
         return render(request, "sync/batch_list.html", context, status=status)
     audit_record(
@@ -100,13 +100,13 @@ def batch_detail(request: HintRequest, pk: int) -> HttpResponse:
     rows, outcome = _rows(request, batch)
     context = {
         "batch": batch,
-        "counts": batches.outcome_counts(batch),
+        "counts": batch_control.outcome_counts(batch),
         "rows": list(rows[:ROWS_SHOWN]),
         "row_total": rows.count(),
         "rows_shown": ROWS_SHOWN,
         "outcome": outcome,
         "outcomes": BatchRow.Outcome.choices,
-        "stalled": batches.batch_is_stalled(batch),
+        "stalled": batch_control.batch_is_stalled(batch),
     }
     return render(request, "sync/batch_detail.html", context)
 
@@ -118,8 +118,8 @@ def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(_batches(request), pk=pk)
     context = {
         "batch": batch,
-        "counts": batches.outcome_counts(batch),
-        "stalled": batches.batch_is_stalled(batch),
+        "counts": batch_control.outcome_counts(batch),
+        "stalled": batch_control.batch_is_stalled(batch),
     }
     response = render(request, "sync/batch_progress.html", context)
     if not batch.is_active and request.htmx:
@@ -131,7 +131,7 @@ def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
 @hint_session(permission="administer")
 def batch_abort(request: HintRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(_batches(request), pk=pk)
-    batches.batch_abort(batch=batch, actor=request.hint.actor_label)
+    batch_control.batch_abort(batch=batch, actor=request.hint.actor_label)
     audit_record(
         hint=request.hint, action="batch.aborted", target_type="batch", target_id=batch.sync_id
     )
@@ -143,9 +143,9 @@ def batch_abort(request: HintRequest, pk: int) -> HttpResponse:
 def batch_resume(request: HintRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(_batches(request), pk=pk)
     try:
-        batches.batch_resume(batch=batch)
-    except batches.BatchError as exc:
-        context = {"batch": batch, "error": str(exc), "counts": batches.outcome_counts(batch)}
+        batch_control.batch_resume(batch=batch)
+    except batch_control.BatchError as exc:
+        context = {"batch": batch, "error": str(exc), "counts": batch_control.outcome_counts(batch)}
         return render(request, "sync/batch_detail.html", context, status=409)
     audit_record(
         hint=request.hint, action="batch.resumed", target_type="batch", target_id=batch.sync_id

@@ -10,7 +10,8 @@ from handshake.audit import audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from hintpartner.hint import api, errors
-from sync import fieldmap, services
+from hintpartner.hint.policy import error_sentence
+from sync import contacts, fieldmap
 from sync.matching import normalize_name
 from sync.models import Contact, Patient
 from sync.patient_search import patients_page
@@ -88,7 +89,7 @@ def contact_create(request: HintRequest) -> HttpResponse:
     form = ContactForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
-            contact = services.contact_create(
+            contact = contacts.contact_create(
                 practice=request.hint.practice,
                 values=form.cleaned_data,
                 actor=request.hint.actor_label,
@@ -153,7 +154,7 @@ def contact_edit(request: HintRequest, pk: int) -> HttpResponse:
         # Read the edited values, then reload the row so the service sees what was saved before.
         values = {n: form.cleaned_data[n] for n in fieldmap.TWO_WAY_FIELDS}
         contact.refresh_from_db()
-        warning = services.contact_update(
+        warning = contacts.contact_update(
             contact=contact,
             values=values,
             token=request.hint.token,
@@ -220,7 +221,7 @@ def contact_sync_search(request: HintRequest, pk: int) -> HttpResponse:
     try:
         results = _hint_search(request.hint.token, q)
     except errors.HintError as exc:
-        error = services._hint_error_text(exc)
+        error = error_sentence(exc)
     results = _with_mirror_matches(request, q, results)
     patients = [
         {
@@ -249,13 +250,13 @@ def contact_link(request: HintRequest, pk: int) -> HttpResponse:
     if not patient_id:
         return _back_to_sync(request, contact, "Choose a patient from the list first.")
     try:
-        services.contact_link(
+        contacts.contact_link(
             contact=contact,
             patient_id=patient_id,
             actor=request.hint.actor_label,
             token=request.hint.token,
         )
-    except services.SyncError as exc:
+    except contacts.SyncError as exc:
         return _back_to_sync(request, contact, str(exc))
     audit_record(
         hint=request.hint,
@@ -273,10 +274,10 @@ def contact_create_patient(request: HintRequest, pk: int) -> HttpResponse:
     """ "Create new patient": create it in Hint from the contact and link it."""
     contact = get_object_or_404(_contacts(request), pk=pk)
     try:
-        services.patient_create_from_contact(
+        contacts.patient_create_from_contact(
             contact=contact, actor=request.hint.actor_label, token=request.hint.token
         )
-    except services.SyncError as exc:
+    except contacts.SyncError as exc:
         return _back_to_sync(request, contact, str(exc))
     audit_record(
         hint=request.hint,
@@ -295,7 +296,7 @@ def contact_unlink(request: HintRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(_contacts(request), pk=pk)
     old = contact.hint_patient_id
     hint = request.hint
-    services.contact_unlink(contact=contact, actor=hint.actor_label, token=hint.token)
+    contacts.contact_unlink(contact=contact, actor=hint.actor_label, token=hint.token)
     audit_record(
         hint=request.hint,
         action="contact.unlinked",

@@ -9,7 +9,7 @@ from handshake.audit import audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from sync.models import Batch, SyncLog, SyncOptions
-from sync.services import options_for
+from sync.options import options_for
 
 PAGE_SIZE = 50
 

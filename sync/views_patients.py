@@ -36,11 +36,8 @@ def _page_number(raw: str | None) -> int:
 
 def _results_context(request: HintRequest) -> dict[str, object]:
     practice = request.hint.practice
+    # Only shown: the first pull is queued when the practice connects, never by a page view.
     run = backfill.backfill_latest(practice=practice)
-    if run is None:
-        # The handshake app cannot queue our first pull when a practice connects; the first
-        # visit to the patients does (the integration.activated webhook does too).
-        run = backfill.backfill_ensure_first(practice=practice)
     query = request.GET.get("q", "")[:MAX_QUERY]
     patients = Patient.objects.for_practice(practice).visible().only(*LIST_FIELDS)
     number = _page_number(request.GET.get("page"))

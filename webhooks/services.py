@@ -14,7 +14,7 @@ from handshake.models import CONNECTED, Practice
 from hintpartner.hint import decode, policy
 from hintpartner.tasks import enqueue_later, enqueue_on_commit
 from sync import backfill, mirror
-from sync import services as sync_services
+from sync import inbound as sync_services
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 logger = logging.getLogger(__name__)

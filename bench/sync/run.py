@@ -6,7 +6,7 @@
 One command: starts a sandbox (its own SQLite file, fresh secrets, a free loopback port, no
 webhook delivery), seeds one practice per size, installs the app for it through the real code
 exchange, then runs each measurement in a fresh child process (so peak RSS is per size) that
-uses the app's own code (`sync.batches.batch_run`, the worker's task body) on a temporary app
+uses the app's own code (`sync.batch_control.batch_run`, the worker's task body) on a temporary app
 database:
   patients -> contacts: 10% of the patients already have a contact with the same name and birth
     date (linked and merged), the rest get a new contact (option on). Reported: the time until
@@ -264,40 +264,40 @@ def _contact_from(practice: Any, p: dict[str, Any], **extra: Any) -> Any:
 
 def prepare_patients(practice_id: str, n: int) -> None:
     """Install the app; 10% of the patients get a contact with the same demographics."""
-    from sync import services
     from sync.models import Contact
+    from sync.options import options_for
 
     practice = _setup(practice_id)
     patients = _all_patients(practice_id)
     Contact.objects.bulk_create(
         [_contact_from(practice, p) for p in patients[::10]], batch_size=1000
     )
-    options = services.options_for(practice)
+    options = options_for(practice)
     options.create_contacts_when_batch_unmatched = True
     options.save()
 
 
 def child_patients(practice_id: str, n: int, skip_writeback: bool = False) -> None:
     from handshake.models import Practice
-    from sync import batches
+    from sync import batch_control, batch_patients
     from sync.models import Batch
 
     practice = Practice.objects.get(hint_id=practice_id)
     counter = Counter()
     counter.install()
     marks: dict[str, float] = {}
-    real_send = batches._send_owed
+    real_send = batch_patients.send_owed
 
-    def timed_send(batch: Any, token: str) -> None:
+    def timed_send(batch: Any, hint: Any) -> None:
         marks["pass1"] = time.monotonic()
         marks["requests_pass1"] = counter.total
         if not skip_writeback:
-            real_send(batch, token)
+            real_send(batch, hint)
 
-    batches._send_owed = timed_send
-    batch = batches.batch_start_patients(practice=practice, actor="bench")
+    batch_patients.send_owed = timed_send
+    batch = batch_control.batch_start_patients(practice=practice, actor="bench")
     started = time.monotonic()
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     ended = time.monotonic()
     batch = Batch.objects.get(pk=batch.pk)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -325,7 +325,7 @@ def prepare_csv(practice_id: str, n: int) -> None:
 
 def child_csv(practice_id: str, n: int) -> None:
     from handshake.models import Practice
-    from sync import batches
+    from sync import batch_control
     from sync.csv_input import csv_check_ids, csv_parse
     from sync.models import Batch, Contact
 
@@ -336,11 +336,11 @@ def child_csv(practice_id: str, n: int) -> None:
     csv_check_ids(practice=practice, parsed=parsed)
     counter = Counter()
     counter.install()
-    batch = batches.batch_start_csv(
+    batch = batch_control.batch_start_csv(
         practice=practice, actor="bench", contact_ids=parsed.contact_ids, source_name="bench.csv"
     )
     started = time.monotonic()
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     elapsed = time.monotonic() - started
     batch = Batch.objects.get(pk=batch.pk)
     bound = counter.total / 100.0

@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from hintpartner.hint import api
-from sync import batches
+from sync import batch_control, batch_csv
 from sync.models import Batch, BatchRow, Contact
 from tests.sync.helpers import make_contact
 
@@ -51,7 +51,7 @@ def _serve(mocked, hint_url, by_last_name):
 
 
 def _start(practice, contacts):
-    return batches.batch_start_csv(
+    return batch_control.batch_start_csv(
         practice=practice, actor="Admin", contact_ids=[c.pk for c in contacts]
     )
 
@@ -67,7 +67,7 @@ def test_an_unlinked_contact_with_one_match_is_linked_contact_winning(
     _serve(mocked_hint, hint_url, {"last1": [_hint_patient(1, email="old@x.test")]})
     batch = _start(practice_a, [contact])
 
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-1"
@@ -95,7 +95,7 @@ def test_linked_contacts_and_multiple_matches_are_skipped(practice_a, mocked_hin
     )
     batch = _start(practice_a, [linked, twice, nobody])
 
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
 
     outcomes = dict(BatchRow.objects.filter(batch=batch).values_list("contact_id", "outcome"))
     assert outcomes == {
@@ -112,7 +112,7 @@ def test_a_patient_linked_to_another_contact_is_not_taken(practice_a, mocked_hin
     contact = make_contact(practice_a, **_person(1))
     _serve(mocked_hint, hint_url, {"last1": [_hint_patient(1)]})
     batch = _start(practice_a, [contact])
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     assert BatchRow.objects.get(batch=batch).outcome == "skipped_patient_linked"
 
 
@@ -121,7 +121,7 @@ def test_two_contacts_of_one_patient_in_a_row_link_it_once(practice_a, mocked_hi
     twins = [make_contact(practice_a, **_person(1)), make_contact(practice_a, **_person(1))]
     _serve(mocked_hint, hint_url, {"last1": [_hint_patient(1)]})
     batch = _start(practice_a, twins)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     outcomes = list(
         BatchRow.objects.filter(batch=batch).order_by("position").values_list("outcome", flat=True)
     )
@@ -144,7 +144,7 @@ def test_a_hint_error_mid_batch_marks_that_row_and_the_batch_goes_on(
     )
     batch = _start(practice_a, [first, second])
 
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
 
     rows = list(BatchRow.objects.filter(batch=batch).order_by("position"))
     assert [r.outcome for r in rows] == ["error", "error"]
@@ -170,11 +170,11 @@ def test_a_killed_worker_resumes_with_the_rows_not_yet_done(
 
     monkeypatch.setattr(api, "patient_update", dying_update)
     with pytest.raises(WorkerKilled):
-        batches.batch_run(batch_id=batch.pk)
+        batch_control.batch_run(batch_id=batch.pk)
     assert Contact.objects.linked().count() == 2
 
     monkeypatch.setattr(api, "patient_update", real_update)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE
@@ -196,18 +196,18 @@ def test_abort_stops_the_csv_batch_and_leaves_the_rest_pending(
     contacts = [make_contact(practice_a, **_person(i)) for i in range(1, 31)]
     _serve(mocked_hint, hint_url, {f"last{i}": [_hint_patient(i)] for i in range(1, 31)})
     batch = _start(practice_a, contacts)
-    real_row = batches._csv_row
+    real_row = batch_csv.csv_row_plan
     done = {"n": 0}
 
-    def row_then_abort(b, row, token, *args):
-        write = real_row(b, row, token, *args)
+    def row_then_abort(b, row, hint, *args):
+        write = real_row(b, row, hint, *args)
         done["n"] += 1
         if done["n"] == 5:
-            batches.batch_abort(batch=b, actor="Admin")
+            batch_control.batch_abort(batch=b, actor="Admin")
         return write
 
-    monkeypatch.setattr(batches, "_csv_row", row_then_abort)
-    batches.batch_run(batch_id=batch.pk)
+    monkeypatch.setattr(batch_csv, "csv_row_plan", row_then_abort)
+    batch_control.batch_run(batch_id=batch.pk)
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.ABORTED

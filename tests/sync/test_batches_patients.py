@@ -9,8 +9,9 @@ import pytest
 import responses
 
 from handshake.models import Practice
-from sync import batches, services
+from sync import batch_control, batch_patients
 from sync.models import Batch, BatchRow, Contact
+from sync.options import options_for
 from tests.sync.helpers import make_contact
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +50,16 @@ def _serve(mocked, hint_url, patients, seen_offsets=None):
     )
 
 
+@pytest.fixture
+def test_is_the_worker(monkeypatch):
+    """For tests whose refusal arrives in a reader or writer thread: the thread marks the
+    practice disconnected through its own database connection, so the test's data is committed
+    (transaction=True), and then nothing is queued on commit: the test runs the batch itself."""
+    monkeypatch.setattr(batch_control, "_enqueue_run", lambda batch: None)
+
+
 def _start(practice):
-    return batches.batch_start_patients(practice=practice, actor="Admin")
+    return batch_control.batch_start_patients(practice=practice, actor="Admin")
 
 
 def _patches(mocked):
@@ -66,7 +75,7 @@ def test_a_single_exact_match_is_linked_and_merged_patient_winning(
     _serve(mocked_hint, hint_url, [_patient(1, address_city="Springfield")])
     batch = _start(practice_a)
 
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
 
     contact.refresh_from_db()
     batch.refresh_from_db()
@@ -87,7 +96,7 @@ def test_several_matches_are_skipped_and_reported(practice_a, mocked_hint, hint_
     _serve(mocked_hint, hint_url, [_patient(1)])
     batch = _start(practice_a)
 
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
 
     row = BatchRow.objects.get(batch=batch)
     assert row.outcome == BatchRow.Outcome.SKIPPED_MULTIPLE
@@ -99,15 +108,15 @@ def test_several_matches_are_skipped_and_reported(practice_a, mocked_hint, hint_
 def test_no_match_creates_a_contact_only_when_the_option_is_on(practice_a, mocked_hint, hint_url):
     _serve(mocked_hint, hint_url, [_patient(1), _patient(2)])
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     assert Contact.objects.count() == 0
     assert Batch.objects.get(pk=batch.pk).counts == {"no_match": 2}
 
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_when_batch_unmatched = True
     options.save()
     second = _start(practice_a)
-    batches.batch_run(batch_id=second.pk)
+    batch_control.batch_run(batch_id=second.pk)
     assert sorted(Contact.objects.values_list("hint_patient_id", flat=True)) == ["pat-1", "pat-2"]
     assert Batch.objects.get(pk=second.pk).counts == {"created": 2}
     assert len(_patches(mocked_hint)) == 2  # our integration fields, once per new link
@@ -117,7 +126,7 @@ def test_already_linked_contacts_take_the_patients_values(practice_a, mocked_hin
     contact = make_contact(practice_a, hint_patient_id="pat-1", first_name="Old")
     _serve(mocked_hint, hint_url, [_patient(1)])
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     contact.refresh_from_db()
     assert contact.first_name == "First1"
     assert BatchRow.objects.get(batch=batch).outcome == BatchRow.Outcome.UPDATED
@@ -126,13 +135,13 @@ def test_already_linked_contacts_take_the_patients_values(practice_a, mocked_hin
 def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
     practice_a, mocked_hint, hint_url, monkeypatch
 ):
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_when_batch_unmatched = True
     options.save()
     offsets: list[int] = []
     _serve(mocked_hint, hint_url, [_patient(i) for i in range(1, 251)], offsets)
     batch = _start(practice_a)
-    real_page = batches._patients_page
+    real_page = batch_patients.page_apply
     pages = {"n": 0}
 
     def dying_page(*args, **kwargs):
@@ -141,17 +150,17 @@ def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
         if pages["n"] == 2:
             raise WorkerKilled  # mid-page: the page's transaction never commits
 
-    monkeypatch.setattr(batches, "_patients_page", dying_page)
+    monkeypatch.setattr(batch_patients, "page_apply", dying_page)
     with pytest.raises(WorkerKilled):
-        batches.batch_run(batch_id=batch.pk)
+        batch_control.batch_run(batch_id=batch.pk)
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.RUNNING  # as a dead worker leaves it
     assert batch.checkpoint == 100
     assert Contact.objects.count() == 100
 
-    monkeypatch.setattr(batches, "_patients_page", real_page)
-    batches.batch_run(batch_id=batch.pk)
+    monkeypatch.setattr(batch_patients, "page_apply", real_page)
+    batch_control.batch_run(batch_id=batch.pk)
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE
@@ -167,9 +176,9 @@ def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
 def test_a_rerun_of_a_finished_batch_does_nothing(practice_a, mocked_hint, hint_url):
     _serve(mocked_hint, hint_url, [_patient(1)])
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     calls = len(mocked_hint.calls)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     assert len(mocked_hint.calls) == calls
 
 
@@ -178,14 +187,14 @@ def test_abort_stops_between_pages_and_keeps_what_is_done(
 ):
     _serve(mocked_hint, hint_url, [_patient(i) for i in range(1, 251)])
     batch = _start(practice_a)
-    real_page = batches._patients_page
+    real_page = batch_patients.page_apply
 
     def page_then_abort(b, *args, **kwargs):
         real_page(b, *args, **kwargs)
-        batches.batch_abort(batch=b, actor="Admin")
+        batch_control.batch_abort(batch=b, actor="Admin")
 
-    monkeypatch.setattr(batches, "_patients_page", page_then_abort)
-    batches.batch_run(batch_id=batch.pk)
+    monkeypatch.setattr(batch_patients, "page_apply", page_then_abort)
+    batch_control.batch_run(batch_id=batch.pk)
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.ABORTED
@@ -195,34 +204,36 @@ def test_abort_stops_between_pages_and_keeps_what_is_done(
 
 def test_a_queued_batch_aborts_at_once_and_never_runs(practice_a, mocked_hint):
     batch = _start(practice_a)
-    batches.batch_abort(batch=batch, actor="Admin")
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_abort(batch=batch, actor="Admin")
+    batch_control.batch_run(batch_id=batch.pk)
     assert Batch.objects.get(pk=batch.pk).status == Batch.Status.ABORTED
     assert len(mocked_hint.calls) == 0
 
 
 def test_only_one_batch_runs_at_a_time_per_practice(practice_a, practice_b, mocked_hint):
     _start(practice_a)
-    with pytest.raises(batches.BatchError):
+    with pytest.raises(batch_control.BatchError):
         _start(practice_a)
     _start(practice_b)  # another practice is not blocked
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("test_is_the_worker")
 def test_hint_refusing_the_token_stops_the_batch_and_marks_the_practice_disconnected(
     practice_a, mocked_hint, hint_url
 ):
     mocked_hint.get(f"{hint_url}/api/provider/patients", status=401, json={"message": "no"})
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     batch.refresh_from_db()
     practice_a.refresh_from_db()
     assert batch.status == Batch.Status.FAILED
-    assert "Reconnect" in batch.message
+    assert "reconnect the app" in batch.message
     assert practice_a.installation_status == "disconnected"
 
 
 def test_a_failed_write_back_is_reported_on_the_row_and_owed(practice_a, mocked_hint, hint_url):
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_when_batch_unmatched = True
     options.save()
     mocked_hint.get(
@@ -230,7 +241,7 @@ def test_a_failed_write_back_is_reported_on_the_row_and_owed(practice_a, mocked_
     )
     mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-1", status=422, json={"message": "x"})
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     batch.refresh_from_db()
     row = BatchRow.objects.get(batch=batch)
     assert batch.status == Batch.Status.DONE
@@ -244,7 +255,7 @@ def test_a_batch_only_touches_its_own_practices_contacts(
     theirs = make_contact(practice_b, first_name="First1", last_name="Last1", dob=date(1990, 1, 1))
     _serve(mocked_hint, hint_url, [_patient(1)])
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     theirs.refresh_from_db()
     assert theirs.hint_patient_id == ""
     assert BatchRow.objects.get(batch=batch).outcome == BatchRow.Outcome.NO_MATCH
@@ -265,7 +276,7 @@ def test_a_hint_outage_mid_list_fails_the_batch_with_a_message_and_resume_finish
 
     mocked_hint.add_callback(responses.GET, f"{hint_url}/api/provider/patients", callback=page)
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.FAILED
@@ -273,18 +284,20 @@ def test_a_hint_outage_mid_list_fails_the_batch_with_a_message_and_resume_finish
     assert batch.checkpoint == 100 and batch.counts == {"no_match": 100}
 
     state["down"] = False
-    batches.batch_resume(batch=batch)  # queued; the test backend runs it on commit
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_resume(batch=batch)  # queued; the test backend runs it on commit
+    batch_control.batch_run(batch_id=batch.pk)
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE
     assert batch.counts == {"no_match": 150}
     assert BatchRow.objects.filter(batch=batch).count() == 150
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("test_is_the_worker")
 def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owed(
     practice_a, mocked_hint, hint_url
 ):
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_when_batch_unmatched = True
     options.save()
     patients = [_patient(i) for i in range(1, 8)]
@@ -304,10 +317,10 @@ def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owe
         responses.PATCH, re.compile(rf"{hint_url}/api/provider/patients/pat-\d+"), callback=patch
     )
     batch = _start(practice_a)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_run(batch_id=batch.pk)
     batch.refresh_from_db()
     practice_a.refresh_from_db()
-    assert batch.status == Batch.Status.FAILED and "Reconnect" in batch.message
+    assert batch.status == Batch.Status.FAILED and "reconnect the app" in batch.message
     assert practice_a.installation_status == "disconnected"
     assert Contact.objects.count() == 7  # the contacts stand; only Hint's side is owed
     owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False)
@@ -317,8 +330,8 @@ def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owe
     practice_a.installation_status = Practice.InstallationStatus.ACTIVE
     practice_a.token = "practice-a-new-token"
     practice_a.save()
-    batches.batch_resume(batch=batch)
-    batches.batch_run(batch_id=batch.pk)
+    batch_control.batch_resume(batch=batch)
+    batch_control.batch_run(batch_id=batch.pk)
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE
     assert not BatchRow.objects.filter(batch=batch, push_body__isnull=False).exists()

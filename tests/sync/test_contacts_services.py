@@ -3,9 +3,10 @@ import json
 import pytest
 import responses
 
-from sync import services
+from sync import contacts, inbound
+from sync.contacts import SyncError
 from sync.models import Contact, Patient, SyncLog
-from sync.services import SyncError
+from sync.options import options_for, sync_log_write
 from tests.sync.helpers import make_contact, patient_json
 
 TOKEN = "session-token"
@@ -26,7 +27,7 @@ def test_linking_merges_with_the_contact_winning_and_writes_our_integration_fiel
     mocked_hint.get(_patients(hint_url), json=patient_json())
     mocked_hint.patch(_patients(hint_url), json=patient_json(email="new@x.test"))
 
-    services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+    contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-100"
@@ -51,7 +52,7 @@ def test_linking_to_another_patient_unlinks_the_previous_one_on_both_sides(
     mocked_hint.patch(_patients(hint_url), json=patient_json())
     mocked_hint.patch(_patients(hint_url, "pat-old"), json={"id": "pat-old"})
 
-    services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+    contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-100"
@@ -67,7 +68,7 @@ def test_linking_a_patient_linked_to_another_contact_moves_the_link(
     mocked_hint.get(_patients(hint_url), json=patient_json())
     mocked_hint.patch(_patients(hint_url), json=patient_json())
 
-    services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+    contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
 
     first.refresh_from_db()
     assert first.hint_patient_id == ""
@@ -82,7 +83,7 @@ def test_a_refused_link_changes_nothing_here_and_logs_an_error(practice_a, mocke
     )
 
     with pytest.raises(SyncError, match="Email is invalid"):
-        services.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+        contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == ""
@@ -96,7 +97,7 @@ def test_unlinking_removes_the_link_on_both_sides_and_keeps_both_records(
     contact = make_contact(practice_a, hint_patient_id="pat-100")
     mocked_hint.patch(_patients(hint_url), json={"id": "pat-100"})
 
-    services.contact_unlink(contact=contact, actor="Ann", token=TOKEN)
+    contacts.contact_unlink(contact=contact, actor="Ann", token=TOKEN)
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "" and contact.synced_to_hint is False
@@ -113,7 +114,7 @@ def test_creating_the_patient_in_hint_sends_the_contact_and_links_it(
         json=patient_json(id="pat-new", last_name="Nunez", insurance_payer=None),
     )
 
-    services.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
+    contacts.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
 
     body = _sent(mocked_hint.calls[0])
     assert body["first_name"] == "Ana" and body["last_name"] == "Nunez"
@@ -129,7 +130,7 @@ def test_creating_the_patient_in_hint_sends_the_contact_and_links_it(
 def test_creating_a_patient_needs_a_first_and_last_name(practice_a, mocked_hint):
     contact = make_contact(practice_a, last_name="")
     with pytest.raises(SyncError, match="first and a last name"):
-        services.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
+        contacts.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
     assert len(mocked_hint.calls) == 0
 
 
@@ -139,7 +140,7 @@ def test_editing_a_linked_contact_pushes_only_the_changed_two_way_fields(
     contact = make_contact(practice_a, hint_patient_id="pat-100")
     mocked_hint.patch(_patients(hint_url), json=patient_json(city="Shelbyville"))
 
-    warning = services.contact_update(
+    warning = contacts.contact_update(
         contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor="Ann"
     )
 
@@ -149,7 +150,7 @@ def test_editing_a_linked_contact_pushes_only_the_changed_two_way_fields(
 
 def test_editing_an_unlinked_contact_calls_nobody(practice_a, mocked_hint):
     contact = make_contact(practice_a)
-    services.contact_update(contact=contact, values={"city": "X"}, token=TOKEN, actor="Ann")
+    contacts.contact_update(contact=contact, values={"city": "X"}, token=TOKEN, actor="Ann")
     assert len(mocked_hint.calls) == 0
 
 
@@ -157,7 +158,7 @@ def test_a_refused_push_keeps_the_edit_and_says_so(practice_a, mocked_hint, hint
     contact = make_contact(practice_a, hint_patient_id="pat-100")
     mocked_hint.patch(_patients(hint_url), status=503)
 
-    warning = services.contact_update(
+    warning = contacts.contact_update(
         contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor="Ann"
     )
 
@@ -184,7 +185,7 @@ def test_a_linked_patients_update_in_hint_updates_the_contact_patient_wins(pract
     contact = make_contact(practice_a, hint_patient_id="pat-100", city="Old town")
     patient = _mirror(practice_a, patient_json(address_city="Springfield", email=""))
 
-    services.patient_changed(patient=patient)
+    inbound.patient_changed(patient=patient, created=False)
 
     contact.refresh_from_db()
     assert contact.city == "Springfield"
@@ -197,7 +198,7 @@ def test_a_linked_patients_update_in_hint_updates_the_contact_patient_wins(pract
 def test_a_new_patient_with_the_option_on_links_its_single_unlinked_match(
     practice_a, hint_url, django_capture_on_commit_callbacks
 ):
-    services.options_for(practice_a).__class__.objects.filter(practice=practice_a).update(
+    options_for(practice_a).__class__.objects.filter(practice=practice_a).update(
         create_contacts_for_new_patients=True
     )
     contact = make_contact(practice_a, first_name="ANA", last_name="Núñez", office_phone="555-9")
@@ -206,7 +207,7 @@ def test_a_new_patient_with_the_option_on_links_its_single_unlinked_match(
 
     with django_capture_on_commit_callbacks(execute=True):
         patient = _mirror(practice_a, _new())
-        services.patient_changed(patient=patient, created=True)
+        inbound.patient_changed(patient=patient, created=True)
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-100"
@@ -220,13 +221,13 @@ def test_a_new_patient_with_the_option_on_links_its_single_unlinked_match(
 def test_a_new_patient_without_a_match_gets_a_new_contact_when_the_option_is_on(
     practice_a, hint_url, django_capture_on_commit_callbacks
 ):
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_for_new_patients = True
     options.save()
     responses.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.patient_changed(patient=_mirror(practice_a, _new()), created=True)
+        inbound.patient_changed(patient=_mirror(practice_a, _new()), created=True)
 
     contact = Contact.objects.get(hint_patient_id="pat-100")
     assert contact.last_name == "Núñez" and contact.insurance_payer == "Acme Health"
@@ -234,18 +235,18 @@ def test_a_new_patient_without_a_match_gets_a_new_contact_when_the_option_is_on(
 
 
 def test_a_new_patient_with_the_option_off_creates_nothing(practice_a, mocked_hint):
-    services.patient_changed(patient=_mirror(practice_a, _new()), created=True)
+    inbound.patient_changed(patient=_mirror(practice_a, _new()), created=True)
     assert not Contact.objects.exists()
 
 
 def test_a_new_patient_matching_several_contacts_links_none_and_logs_it(practice_a, mocked_hint):
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_for_new_patients = True
     options.save()
     make_contact(practice_a)
     make_contact(practice_a)
 
-    services.patient_changed(patient=_mirror(practice_a, _new()), created=True)
+    inbound.patient_changed(patient=_mirror(practice_a, _new()), created=True)
 
     assert not Contact.objects.linked().exists()
     assert SyncLog.objects.filter(level="error", patient_id="pat-100").exists()
@@ -254,34 +255,34 @@ def test_a_new_patient_matching_several_contacts_links_none_and_logs_it(practice
 def test_an_update_of_an_unlinked_existing_patient_does_not_create_a_contact(
     practice_a, mocked_hint
 ):
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_for_new_patients = True
     options.save()
-    services.patient_changed(patient=_mirror(practice_a, patient_json()), created=False)
+    inbound.patient_changed(patient=_mirror(practice_a, patient_json()), created=False)
     assert not Contact.objects.exists()
 
 
 def test_services_never_touch_another_practices_contacts(practice_a, practice_b, mocked_hint):
     theirs = make_contact(practice_b, hint_patient_id="pat-100", city="B town")
-    services.patient_changed(patient=_mirror(practice_a, patient_json()))
+    inbound.patient_changed(patient=_mirror(practice_a, patient_json()), created=False)
     theirs.refresh_from_db()
     assert theirs.city == "B town"
 
 
 def test_debug_entries_are_kept_only_when_the_log_level_is_debug(practice_a):
-    services.sync_log_write(practice=practice_a, level="debug", message="quiet")
+    sync_log_write(practice=practice_a, level="debug", message="quiet")
     assert not SyncLog.objects.exists()
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.log_level = "debug"
     options.save()
-    services.sync_log_write(practice=practice_a, level="debug", message="loud")
+    sync_log_write(practice=practice_a, level="debug", message="loud")
     assert SyncLog.objects.get().message == "loud"
 
 
 def test_a_backfilled_old_patient_is_not_a_new_patient(practice_a, mocked_hint):
-    options = services.options_for(practice_a)
+    options = options_for(practice_a)
     options.create_contacts_for_new_patients = True
     options.save()
     old = _mirror(practice_a, patient_json(created_at="2020-01-01T00:00:00Z"))
-    services.patient_changed(patient=old, created=True)  # first seen by a backfill
+    inbound.patient_changed(patient=old, created=True)  # first seen by a backfill
     assert not Contact.objects.exists()

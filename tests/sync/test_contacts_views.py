@@ -216,7 +216,7 @@ def test_a_refused_link_shows_hints_reason_and_changes_nothing(
     mocked_hint.get(f"{hint_url}/api/provider/patients/pat-9", status=404)
     response = _post(client, "sync:contact-link", staff_key, contact.pk, patient_id="pat-9")
     assert response.status_code == 400
-    assert "Hint has no such patient" in response.content.decode()
+    assert "Hint no longer has this patient" in response.content.decode()
     contact.refresh_from_db()
     assert contact.hint_patient_id == ""
 

@@ -2,7 +2,7 @@
 
 import json
 
-from sync import services
+from sync import contacts, inbound
 from sync.mirror import patient_apply
 from sync.models import Contact
 from tests.sync.helpers import make_contact, patient_json
@@ -13,21 +13,21 @@ def test_the_echo_of_our_own_push_changes_nothing_and_sends_nothing(
 ):
     contact = make_contact(practice_a, hint_patient_id="pat-100")
     mirrored = patient_apply(practice=practice_a, data=patient_json(last_name="Nunez"))
-    services.patient_changed(patient=mirrored.patient)  # contact now equals the patient
+    inbound.patient_changed(patient=mirrored.patient, created=False)  # contact equals the patient
     contact.refresh_from_db()
     answer = patient_json(
         last_name="Nunez", address_city="Shelbyville", updated_at="2024-03-01T00:00:00Z"
     )
     mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-100", json=answer)
 
-    services.contact_update(contact=contact, values={"city": "Shelbyville"}, token="t", actor="A")
+    contacts.contact_update(contact=contact, values={"city": "Shelbyville"}, token="t", actor="A")
     assert len(mocked_hint.calls) == 1
     before = Contact.objects.get(pk=contact.pk).updated_at
 
     # Hint echoes our change in a webhook (a newer event, same values).
     echo = dict(answer, updated_at="2024-03-01T00:00:01Z")
     result = patient_apply(practice=practice_a, data=echo)
-    services.patient_changed(patient=result.patient)
+    inbound.patient_changed(patient=result.patient, created=False)
 
     assert Contact.objects.get(pk=contact.pk).updated_at == before  # not even re-saved
     assert len(mocked_hint.calls) == 1  # and nothing was pushed back
@@ -41,7 +41,7 @@ def test_the_answer_of_our_push_is_mirrored_so_a_late_older_webhook_is_ignored(
     answer = patient_json(address_city="New", updated_at="2024-03-01T00:00:00Z")
     mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-100", json=answer)
 
-    services.contact_update(contact=contact, values={"city": "New"}, token="t", actor="A")
+    contacts.contact_update(contact=contact, values={"city": "New"}, token="t", actor="A")
     late = patient_apply(practice=practice_a, data=patient_json(address_city="Old"))
 
     assert late.changed is False  # the webhooks side never calls patient_changed for it

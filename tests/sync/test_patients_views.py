@@ -22,7 +22,7 @@ def make_patient(practice: Practice, **overrides: Any) -> Patient:
 
 @pytest.fixture
 def patients(practice_a: Practice) -> dict[str, Patient]:
-    BackfillRun.objects.create(practice=practice_a, status="done")  # no first pull queued
+    BackfillRun.objects.create(practice=practice_a, status="done")  # a pull has run
     return {
         "zoe": make_patient(practice_a),
         "ada": make_patient(
@@ -175,18 +175,13 @@ def test_the_panel_shows_search_and_patients(
     assert 'name="q"' in html and "Lovelace" in html
 
 
-def test_the_first_visit_of_a_connected_practice_queues_its_first_pull(
-    client: Client, staff_key: str, practice_a: Practice, mocked_hint: Any, hint_url: str
+# The first pull is queued when the practice connects (test_backfill_on_connect.py).
+def test_viewing_the_patients_queues_no_pull_and_says_none_has_started(
+    client: Client, staff_key: str, practice_a: Practice
 ) -> None:
-    mocked_hint.get(
-        f"{hint_url}/api/provider/patients", json=[load_event("patient_created")["object"]]
-    )
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        client.get(reverse("sync:patients"), {"session_key": staff_key})
-    assert BackfillRun.objects.for_practice(practice_a).get().status == "done"
-    assert "O&#x27;Brien-Smith" in _list(client, staff_key)
-    client.get(reverse("sync:patients"), {"session_key": staff_key})
-    assert BackfillRun.objects.for_practice(practice_a).count() == 1
+    html = _list(client, staff_key)
+    assert "first copy of the practice's patients from Hint has not started" in html
+    assert not BackfillRun.objects.for_practice(practice_a).exists()
 
 
 # --- backfill panel and "Refresh from Hint" ---------------------------------------------------

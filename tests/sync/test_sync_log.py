@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sync.models import SyncLog, SyncOptions
-from sync.services import options_for
+from sync.options import options_for
 
 
 def _log(practice, level, message, days_ago=0):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from sync.services import sync_log_purge
+from sync.options import sync_log_purge
 
 
 class Command(BaseCommand):

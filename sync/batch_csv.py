@@ -1,0 +1,192 @@
+"""Batch: a CSV of contact ids -> Hint patients (contact wins; skips linked contacts, patients
+linked elsewhere, and multiple matches).
+
+One row per contact, created at upload; at most two Hint requests per contact: a search by
+name, then one PATCH. A row is linked here only once Hint took its PATCH. Rows run through
+`sync.pipeline`: searches a few rows ahead, one PATCH at a time, and a row's link and outcome
+saved (one transaction) while the next row's PATCH is in flight.
+"""
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from handshake.hint_access import PracticeApi
+from hintpartner.hint import errors
+from hintpartner.hint.paths import PATIENT_ID
+from hintpartner.hint.policy import error_sentence
+from sync import fieldmap
+from sync.batch_progress import (
+    BatchStopped,
+    Outcome,
+    abort_check,
+    batch_recount,
+    stop_if_token_refused,
+)
+from sync.contacts import link_save
+from sync.matching import contact_key, has_demographics, patient_matches
+from sync.merge import MergeResult, Situation, merge
+from sync.models import Batch, BatchRow, Contact, SyncOptions
+from sync.options import options_for
+from sync.outbound import link_body
+from sync.pipeline import Pipeline
+
+SEARCH_LIMIT = 100
+# How many rows ahead the (list) searches run, in threads.
+SEARCH_AHEAD = 3
+# Progress is saved, and abort checked, every this many rows.
+PROGRESS_EVERY = 20
+
+
+@dataclass
+class Write:
+    """A row matched to one patient: the PATCH owed to Hint, then the link saved here."""
+
+    row: BatchRow
+    contact: Contact
+    patient_id: str
+    result: MergeResult
+    body: dict[str, Any]
+
+
+def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
+    """Every pending row in order; a row is linked only once Hint took its write."""
+    options = options_for(batch.practice)
+    pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING).order_by("position")
+    rows = pending.select_related("contact").iterator(chunk_size=200)
+    pipe: Pipeline[BatchRow, Write] = Pipeline(
+        ahead=SEARCH_AHEAD,
+        read=partial(_search_needed, hint),
+        done=partial(_write_landed, batch, options),
+        name="csv",
+        quiet_on_stop=(BatchStopped,),  # a refused token, again for the write in flight
+    )
+    with pipe:
+        for done, (row, search) in enumerate(pipe.rows(rows), start=1):
+            if done % PROGRESS_EVERY == 1:
+                abort_check(batch)
+            # A patient whose write is still in flight counts as linked already.
+            claimed = {pipe.in_flight.patient_id} if pipe.in_flight else set()
+            write = csv_row_plan(batch, row, hint, search, claimed)
+            if write is None:
+                pipe.send(None)
+            else:
+                pipe.send(
+                    write,
+                    partial(hint.patient_update, patient_id=write.patient_id, fields=write.body),
+                )
+            if done % PROGRESS_EVERY == 0:
+                _progress(batch, row.position)
+    _progress(batch, batch.total)
+
+
+def csv_row_plan(
+    batch: Batch,
+    row: BatchRow,
+    hint: PracticeApi,
+    search: Future | None = None,
+    claimed: set[str] | frozenset[str] = frozenset(),
+) -> Write | None:
+    """One contact of the CSV: match it in Hint (1 request) and say what to write (1 request),
+    or finish the row here when there is nothing to write (skipped, no match, an error).
+
+    The match is exact on normalized names and birth date, checked here on Hint's answer.
+    """
+    contact = row.contact
+    if contact is None:
+        _row_done(row, Outcome.ERROR, "The contact was deleted after the file was uploaded.")
+        return None
+    row.name = contact.full_name
+    if contact.hint_patient_id:
+        _row_done(row, Outcome.SKIPPED_LINKED, "Already linked.", contact.hint_patient_id)
+        return None
+    key = contact_key(contact)
+    if not has_demographics(key):
+        _row_done(
+            row, Outcome.NO_MATCH, "The contact needs a first name, last name and birth date."
+        )
+        return None
+    try:
+        candidates = search.result() if search is not None else _search(hint, contact)
+    except errors.HintError as exc:
+        stop_if_token_refused(exc)
+        _row_done(row, Outcome.ERROR, "Searching Hint failed: " + error_sentence(exc))
+        return None
+    matches = patient_matches(candidates=candidates, key=key)
+    if not matches:
+        _row_done(row, Outcome.NO_MATCH, "No Hint patient has this name and birth date.")
+        return None
+    if len(matches) > 1:
+        _row_done(row, Outcome.SKIPPED_MULTIPLE, f"{len(matches)} Hint patients match.")
+        return None
+    data = matches[0]
+    pid = str(data.get(PATIENT_ID) or "")
+    linked = Contact.objects.for_practice(batch.practice).filter(hint_patient_id=pid).exists()
+    if linked or pid in claimed:
+        _row_done(
+            row, Outcome.SKIPPED_PATIENT_LINKED, "The patient is linked to another contact.", pid
+        )
+        return None
+    result = merge(
+        situation=Situation.BATCH_CSV,
+        contact=fieldmap.contact_values(contact),
+        patient=fieldmap.patient_values(data),
+    )
+    return Write(row, contact, pid, result, link_body(contact, result.patient_updates, data))
+
+
+def _write_landed(batch: Batch, options: SyncOptions, write: Write, sent: Future) -> None:
+    """Hint answered the row's PATCH: link and record the row if it took it, else the error."""
+    row, pid = write.row, write.patient_id
+    try:
+        sent.result()
+    except errors.HintError as exc:
+        stop_if_token_refused(exc)
+        _row_done(row, Outcome.ERROR, "Hint refused the update: " + error_sentence(exc), pid)
+        return
+    with transaction.atomic():
+        link_save(
+            contact=write.contact,
+            patient_id=pid,
+            result=write.result,
+            actor=f"batch {batch.sync_id}",
+            batch_sync_id=batch.sync_id,
+            options=options,
+            refresh=False,
+        )
+        _row_done(row, Outcome.LINKED, "", pid)
+
+
+def _search_needed(hint: PracticeApi, row: BatchRow) -> partial | None:
+    """The Hint search a row will need (none for rows that will be skipped)."""
+    contact = row.contact
+    if contact is None or contact.hint_patient_id or not has_demographics(contact_key(contact)):
+        return None
+    return partial(_search, hint, contact)
+
+
+def _search(hint: PracticeApi, contact: Contact) -> list[dict[str, Any]]:
+    """Hint patients with the contact's first and last name (Hint's case-insensitive filters);
+    both names, so a common last name does not push the match past the page."""
+    return hint.patients_search(
+        limit=SEARCH_LIMIT,
+        last_name=contact.last_name.strip(),
+        first_name=contact.first_name.strip(),
+    )
+
+
+def _progress(batch: Batch, position: int) -> None:
+    with transaction.atomic():
+        batch_recount(batch)
+        batch.checkpoint = position
+        batch.save(update_fields=["counts", "processed", "checkpoint", "updated_at"])
+
+
+def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = "") -> None:
+    row.outcome, row.message = outcome, message[:500]
+    if patient_id:
+        row.patient_id = patient_id
+    row.save(update_fields=["outcome", "message", "patient_id", "name", "updated_at"])

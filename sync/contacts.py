@@ -1,0 +1,307 @@
+"""Contacts and their link to Hint patients, as staff change them here.
+
+Order of work for a link: read the patient, merge (sync.merge), write to Hint, then save here in
+one transaction. If Hint refuses, nothing changed here; the message says what to do next.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from hintpartner.hint import api, errors
+from hintpartner.hint.paths import PATIENT_ID
+from hintpartner.hint.policy import error_sentence
+from sync import fieldmap
+from sync.merge import MergeResult, Situation, merge
+from sync.models import Contact, SyncLog, SyncOptions
+from sync.options import sync_log_write
+from sync.outbound import (
+    INTEGRATION_CLEARED,
+    integration_fields,
+    mirror_answer,
+    patient_known,
+    patient_push,
+)
+
+
+class SyncError(Exception):
+    """A sync step could not be done; the message is plain words for the page."""
+
+
+def contact_create(*, practice: Any, values: dict[str, Any], actor: str) -> Contact:
+    """Create an unlinked contact from form values (two-way fields only)."""
+    contact = Contact(practice=practice)
+    for name in fieldmap.TWO_WAY_FIELDS:
+        if name in values:
+            setattr(contact, name, values[name])
+    with transaction.atomic():
+        contact.save()
+        sync_log_write(
+            practice=practice,
+            level=SyncLog.Level.DEBUG,
+            message=f"Contact created by {actor}.",
+            contact=contact,
+        )
+    return contact
+
+
+def contact_update(*, contact: Contact, values: dict[str, Any], token: str, actor: str) -> str:
+    """Save an edit; when linked, push the two-way fields to Hint (contact wins).
+
+    Returns "" or a warning: the edit is always kept here, a refused push is logged and shown.
+    """
+    before = fieldmap.contact_values(contact)
+    with transaction.atomic():
+        for name in fieldmap.TWO_WAY_FIELDS:
+            if name in values:
+                setattr(contact, name, values[name])
+        contact.save()
+    after = fieldmap.contact_values(contact)
+    changed = {n: after[n] for n in fieldmap.TWO_WAY_FIELDS if after[n] != before[n]}
+    if not contact.hint_patient_id or not changed:
+        return ""
+    return contact_push(contact=contact, token=token, fields=changed.keys())
+
+
+def contact_push(*, contact: Contact, token: str, fields: Iterable[str] | None = None) -> str:
+    """Push a linked contact's two-way fields to its patient (contact wins); "" or a warning."""
+    names = list(fields) if fields is not None else list(fieldmap.TWO_WAY_FIELDS)
+    known_data = patient_known(contact)
+    ours = fieldmap.contact_values(contact)
+    known = fieldmap.patient_values(known_data) if known_data is not None else None
+    result = merge(
+        situation=Situation.CONTACT_EDITED,
+        contact={n: ours[n] for n in names},
+        patient={n: known[n] for n in names} if known else {},
+    )
+    if not result.patient_updates:
+        return ""
+    try:
+        patient_push(
+            practice=contact.practice,
+            token=token,
+            patient_id=contact.hint_patient_id,
+            values=result.patient_updates,
+            patient_data=known_data,
+        )
+    except errors.HintError as exc:
+        text = error_sentence(exc)
+        sync_log_write(
+            practice=contact.practice,
+            level=SyncLog.Level.ERROR,
+            message="Saved here, but the change could not be sent to Hint.",
+            detail=text,
+            contact=contact,
+            patient_id=contact.hint_patient_id,
+        )
+        return f"Saved here, but not in Hint. {text}"
+    Contact.objects.filter(pk=contact.pk).update(last_synced_at=timezone.now())
+    return ""
+
+
+def contact_link(
+    *, contact: Contact, patient_id: str, actor: str, token: str, patient: dict | None = None
+) -> Contact:
+    """Link a contact to a Hint patient and merge (contact wins); replaces any earlier link.
+
+    Reads the patient (unless given), writes the merged fields and our integration fields to
+    Hint, then saves the link here. Raises SyncError (nothing changed here) when Hint refuses.
+    """
+    practice = contact.practice
+    try:
+        data = (
+            patient if patient is not None else api.patient_get(token=token, patient_id=patient_id)
+        )
+        result = merge(
+            situation=Situation.MANUAL_LINK,
+            contact=fieldmap.contact_values(contact),
+            patient=fieldmap.patient_values(data),
+        )
+        patient_push(
+            practice=practice,
+            token=token,
+            patient_id=patient_id,
+            values=result.patient_updates,
+            patient_data=data,
+            extra=integration_fields(contact),
+        )
+    except errors.HintError as exc:
+        text = error_sentence(exc)
+        sync_log_write(
+            practice=practice,
+            level=SyncLog.Level.ERROR,
+            message="Linking to a Hint patient failed.",
+            detail=text,
+            contact=contact,
+            patient_id=patient_id,
+        )
+        raise SyncError(f"The contact was not linked. {text}") from exc
+    _link_replacing(contact=contact, patient_id=patient_id, result=result, actor=actor, token=token)
+    return contact
+
+
+def patient_create_from_contact(*, contact: Contact, actor: str, token: str) -> Contact:
+    """Create the contact's patient in Hint (with our integration fields) and link it."""
+    if not contact.first_name.strip() or not contact.last_name.strip():
+        raise SyncError("Hint needs a first and a last name. Add them to the contact first.")
+    values = {
+        n: v for n, v in fieldmap.contact_values(contact).items() if n in fieldmap.TWO_WAY_FIELDS
+    }
+    body = fieldmap.patient_payload({n: v for n, v in values.items() if not fieldmap.is_blank(v)})
+    body.update(integration_fields(contact))
+    try:
+        data = api.patient_create(token=token, fields=body)
+    except errors.HintError as exc:
+        text = error_sentence(exc)
+        sync_log_write(
+            practice=contact.practice,
+            level=SyncLog.Level.ERROR,
+            message="Creating the patient in Hint failed.",
+            detail=text,
+            contact=contact,
+        )
+        raise SyncError(text) from exc
+    patient_id = str(data.get(PATIENT_ID) or "")
+    if not patient_id:
+        raise SyncError("Hint did not say which patient it created. Search for it and link it.")
+    mirror_answer(contact.practice, data)
+    result = merge(
+        situation=Situation.MANUAL_LINK,
+        contact=fieldmap.contact_values(contact),
+        patient=fieldmap.patient_values(data),
+    )
+    result.patient_updates.clear()  # the patient was just created from this contact
+    _link_replacing(contact=contact, patient_id=patient_id, result=result, actor=actor, token=token)
+    return contact
+
+
+def _link_replacing(
+    *, contact: Contact, patient_id: str, result: MergeResult, actor: str, token: str
+) -> None:
+    """Save a link made here; patients that lost their link lose our fields in Hint too."""
+    released = link_save(contact=contact, patient_id=patient_id, result=result, actor=actor)
+    for old_patient_id in released:
+        _integration_clear(practice=contact.practice, token=token, patient_id=old_patient_id)
+
+
+def contact_unlink(*, contact: Contact, actor: str, token: str) -> Contact:
+    """Remove the link on both sides; both records stay."""
+    practice = contact.practice
+    with transaction.atomic():
+        fresh = Contact.objects.for_practice(practice).select_for_update().get(pk=contact.pk)
+        old = fresh.hint_patient_id
+        if not old:
+            return fresh
+        fresh.hint_patient_id = ""
+        fresh.save(update_fields=["hint_patient_id"])
+        sync_log_write(
+            practice=practice,
+            level=SyncLog.Level.DEBUG,
+            message=f"Contact unlinked by {actor}.",
+            contact=fresh,
+            patient_id=old,
+        )
+    _integration_clear(practice=practice, token=token, patient_id=old)
+    contact.refresh_from_db()
+    return contact
+
+
+def _integration_clear(*, practice: Any, token: str, patient_id: str) -> None:
+    """Remove our integration fields from a patient we no longer link (best effort, logged)."""
+    try:
+        answer = api.patient_update(
+            token=token, patient_id=patient_id, fields=dict(INTEGRATION_CLEARED)
+        )
+        mirror_answer(practice, answer)
+    except errors.HintError as exc:
+        sync_log_write(
+            practice=practice,
+            level=SyncLog.Level.ERROR,
+            message="The link was removed here, but Hint still shows it.",
+            detail=error_sentence(exc),
+            patient_id=patient_id,
+        )
+
+
+# --- saving a link (also for links made from Hint's side and by batches) ----------------------
+
+
+def contact_save_linked(
+    contact: Contact,
+    *,
+    practice: Any,
+    updates: fieldmap.Values,
+    patient_id: str,
+    message: str,
+    batch_sync_id: str = "",
+    options: SyncOptions | None = None,
+) -> None:
+    """Write merged values and the link onto `contact` and log it (inside the caller's atomic)."""
+    fieldmap.contact_assign(contact, updates)
+    contact.hint_patient_id = patient_id
+    contact.last_synced_at = timezone.now()
+    if batch_sync_id:
+        contact.last_batch_sync_id = batch_sync_id
+    contact.save()
+    sync_log_write(
+        practice=practice,
+        level=SyncLog.Level.DEBUG,
+        message=message,
+        contact=contact,
+        patient_id=patient_id,
+        batch_sync_id=batch_sync_id,
+        options=options,
+    )
+
+
+def link_save(
+    *,
+    contact: Contact,
+    patient_id: str,
+    result: MergeResult,
+    actor: str,
+    batch_sync_id: str = "",
+    options: SyncOptions | None = None,
+    refresh: bool = True,
+) -> list[str]:
+    """Save a link and the contact's merged values; returns patient ids that lost their link.
+
+    Batches pass their `options` and `refresh=False` to save queries on every row.
+    """
+    practice = contact.practice
+    released: list[str] = []
+    with transaction.atomic():
+        fresh = Contact.objects.for_practice(practice).select_for_update().get(pk=contact.pk)
+        if fresh.hint_patient_id and fresh.hint_patient_id != patient_id:
+            released.append(fresh.hint_patient_id)
+        # The patient's earlier contact (if another) loses the link: one contact per patient.
+        others = (
+            Contact.objects.for_practice(practice)
+            .filter(hint_patient_id=patient_id)
+            .exclude(pk=contact.pk)
+        )
+        for other in others.select_for_update():
+            other.hint_patient_id = ""
+            other.save(update_fields=["hint_patient_id"])
+            sync_log_write(
+                practice=practice,
+                level=SyncLog.Level.DEBUG,
+                message=f"Contact unlinked: its patient was linked to contact {contact.pk}.",
+                contact=other,
+                patient_id=patient_id,
+                options=options,
+            )
+        contact_save_linked(
+            fresh,
+            practice=practice,
+            updates=result.contact_updates,
+            patient_id=patient_id,
+            batch_sync_id=batch_sync_id,
+            message=f"Contact linked to a Hint patient by {actor}.",
+            options=options,
+        )
+    if refresh:
+        contact.refresh_from_db()
+    return released
