@@ -16,8 +16,7 @@ from django.utils import timezone
 from handshake.hint_access import NotInstalled, practice_api
 from hintpartner.hint import errors, policy
 from hintpartner.tasks import enqueue_on_commit
-from sync import inbound as sync_services
-from sync import mirror
+from sync import inbound, mirror
 from sync.models import BackfillRun
 
 logger = logging.getLogger(__name__)
@@ -107,7 +106,7 @@ def _apply(practice: Any, data: Any) -> bool:
         with transaction.atomic():
             result = mirror.patient_apply(practice=practice, data=data, kind=mirror.UPSERT)
             if result.changed:
-                sync_services.patient_changed(patient=result.patient, created=result.created)
+                inbound.patient_changed(patient=result.patient, created=result.created)
     except mirror.MirrorError:
         return False
     return result.changed

@@ -13,8 +13,7 @@ from handshake import services as handshake_services
 from handshake.models import CONNECTED, Practice
 from hintpartner.hint import decode, policy
 from hintpartner.tasks import enqueue_later, enqueue_on_commit
-from sync import backfill, mirror
-from sync import inbound as sync_services
+from sync import inbound, mirror
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ def _patient_handler(kind: str) -> Callable[[WebhookEvent], None]:
             occurred_at=event.hint_created_at,
         )
         if result.changed:
-            sync_services.patient_changed(patient=result.patient, created=result.created)
+            inbound.patient_changed(patient=result.patient, created=result.created)
 
     handle.__name__ = f"patient_{kind}"
     return handle
@@ -56,13 +55,9 @@ def _patient_handler(kind: str) -> Callable[[WebhookEvent], None]:
 
 def _installation_handler(status: str) -> Callable[[WebhookEvent], None]:
     def handle(event: WebhookEvent) -> None:
-        practice = handshake_services.practice_installation_event(
-            practice=event.practice, status=status
-        )
-        if practice.is_connected:
-            # The handshake app cannot import sync; an activation is where a practice's
-            # mirror gets its first full pull (a no-op if one ever ran).
-            backfill.backfill_ensure_first(practice=practice)
+        # A practice that becomes connected gets its first patient pull from the connected hook
+        # (settings.HINT_PRACTICE_CONNECTED_HOOKS), the one place that starts it.
+        handshake_services.practice_installation_event(practice=event.practice, status=status)
 
     handle.__name__ = f"installation_{status}"
     return handle
