@@ -8,14 +8,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from hintpartner.models import WorkerHeartbeat
+from hintpartner.routes import route_access
 
 
+@route_access("public")
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is alive."""
     return JsonResponse({"status": "ok"})
 
 
+@route_access("public")
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready to serve: database reachable, migrations applied, a worker seen recently."""
