@@ -33,6 +33,18 @@ class HintContext:
     def has(self, permission: str) -> bool:
         return permission in self.permissions
 
+    @property
+    def can(self) -> dict[str, bool]:
+        """For templates: `{% if hint.can.administer %}`; a permission not held reads as false."""
+        return dict.fromkeys(self.permissions, True)
+
+    @property
+    def read_only_reason(self) -> str:
+        """One sentence beside a control this session may see but not use."""
+        if self.is_support:
+            return "Hint support sessions are read-only."
+        return "Your roles in Hint let you see this, not change it."
+
     def __repr__(self) -> str:  # never show the key or the token
         return f"<HintContext practice={self.practice.hint_id} support={self.is_support}>"
 

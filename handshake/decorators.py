@@ -1,6 +1,6 @@
 """`@hint_session`: the only way a view inside Hint's iframe learns who is asking."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
@@ -15,6 +15,9 @@ from handshake.roles import PERMISSION_LABELS, roles_granting
 from hintpartner.security import frameable
 
 __all__ = ["HintContext", "HintRequest", "hint_session", "session_key_from"]
+
+# One permission, or one per method when reading and changing differ (GET shows, POST changes).
+Permission = str | Mapping[str, str] | None
 
 SESSION_KEY_PARAM = "session_key"
 SESSION_KEY_HEADER = "HTTP_X_HINT_SESSION_KEY"
@@ -66,13 +69,22 @@ def _cookies_suppress(request: HttpRequest, response: HttpResponse) -> None:
         session.modified = False
 
 
+def _needed(permission: Permission, method: str) -> str | None:
+    if isinstance(permission, Mapping):
+        # A method the map does not name needs the changing permission (require_* answers 405
+        # first for the methods a view does not take).
+        return permission.get(method) or permission.get("POST")
+    return permission
+
+
 def hint_session(
-    permission: str | None = None,
+    permission: Permission = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Require a live Hint session (401 otherwise) and `permission` (403 otherwise).
 
-    Without `permission`, the session's user must hold at least one role. The view gets
-    `request.hint` (a HintContext).
+    `permission` is one name, or a map of method to name ({"GET": "view_settings", "POST":
+    "administer"}). Without it, the session's user must hold at least one role. The view gets
+    `request.hint` (a HintContext); the permission is recorded on the view for the route table.
     """
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -85,15 +97,19 @@ def hint_session(
             else:
                 hint = services.context_build(session=session, key=key)
                 request.hint = hint  # type: ignore[attr-defined]
-                allowed = hint.has(permission) if permission else bool(hint.permissions)
+                needed = _needed(permission, request.method or "GET")
+                allowed = hint.has(needed) if needed else bool(hint.permissions)
                 if allowed:
                     response = view(request, *args, **kwargs)
                 else:
-                    response = denial_response(request, permission)
+                    response = denial_response(request, needed)
             # Pages carry a session key and patient data: never cache them anywhere.
             patch_cache_control(response, private=True, no_store=True)
             _cookies_suppress(request, response)
             return response
+
+        wrapper.hint_route_access = "session"  # type: ignore[attr-defined]
+        wrapper.hint_permission = permission  # type: ignore[attr-defined]
 
         # These views are authenticated by the key that the request itself carries (query, form
         # field or header), never by a cookie, so a cross-site request cannot borrow the user's

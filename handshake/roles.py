@@ -13,9 +13,14 @@ def permissions_for_roles(roles: Iterable[str]) -> frozenset[str]:
     return frozenset(granted)
 
 
+# Changes to the installation and to the practice's data in bulk: a Hint support session never
+# holds these, whatever HINT_SUPPORT_ROLE and HINT_SUPPORT_CAN_WRITE say.
+SUPPORT_NEVER = frozenset({"administer"})
+
+
 def permissions_for_support() -> frozenset[str]:
-    """A Hint support session: the admin's view, without patient writes unless allowed."""
-    granted = permissions_for_roles([settings.HINT_SUPPORT_ROLE])
+    """A Hint support session: the admin's reads; patient writes only when a setting allows."""
+    granted = permissions_for_roles([settings.HINT_SUPPORT_ROLE]) - SUPPORT_NEVER
     if not settings.HINT_SUPPORT_CAN_WRITE:
         granted -= frozenset(settings.HINT_PATIENT_WRITE_PERMISSIONS)
     return granted
@@ -46,5 +51,6 @@ PERMISSION_LABELS = {
     "unlink_contacts": "unlink a contact from its Hint patient",
     "write_notes": "write draft notes",
     "sign_notes": "sign notes",
-    "administer": "manage this app's settings, batches, logs and users",
+    "view_settings": "see this app's settings, users, batches, sync log and webhook log",
+    "administer": "change the installation, run batches, change sync options or replay updates",
 }

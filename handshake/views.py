@@ -18,6 +18,7 @@ from handshake.decorators import hint_session
 from handshake.links import url_with_session
 from handshake.models import Practice, PracticeUser
 from hintpartner.hint.signing import SIGNATURE_META_KEY
+from hintpartner.routes import route_access
 
 logger = logging.getLogger("hintpartner.handshake")
 
@@ -26,6 +27,7 @@ USERS_SHOWN = 200  # the settings page lists the most recent visitors first
 # --- handshake --------------------------------------------------------------------------------
 
 
+@route_access("signed")
 @csrf_exempt  # signed by Hint, never authenticated by a cookie
 @require_http_methods(["POST", "OPTIONS"])
 def handshake(request: HttpRequest) -> HttpResponse:
@@ -72,6 +74,7 @@ def _handshake_answer(request: HttpRequest) -> JsonResponse:
 # --- installation -----------------------------------------------------------------------------
 
 
+@route_access("public")  # anyone may call it; only a code Hint accepts changes anything
 @csrf_exempt  # Hint posts the code; the exchange with Hint is what authenticates it
 @require_http_methods(["GET", "POST"])
 def connect(request: HttpRequest, code: str) -> HttpResponse:
@@ -162,7 +165,7 @@ def settings_page(request: HintRequest) -> HttpResponse:
 def _settings_render(request: HintRequest, *, error: str = "", status: int = 200) -> HttpResponse:
     hint = request.hint
     users: list[PracticeUser] = []
-    if hint.has("administer"):
+    if hint.has("view_settings"):
         users = list(
             PracticeUser.objects.for_practice(hint.practice).order_by(
                 F("last_visit_at").desc(nulls_last=True), "pk"

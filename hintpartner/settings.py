@@ -119,14 +119,16 @@ HINT_ROLE_PERMISSIONS: dict[str, list[str]] = {
         "edit_records",
         "unlink_contacts",
         "write_notes",
+        "view_settings",
         "administer",
     ],
     "clinician": ["view_records", "edit_records", "unlink_contacts", "write_notes", "sign_notes"],
     "staff": ["view_records", "edit_records", "write_notes"],
 }
-# A Hint support session (access_context other than "standard") gets this role's view...
+# A Hint support session (access_context other than "standard") gets this role's reads: never
+# `administer` (installation, batches, CSV, sync options, webhook replay, backfill; see
+# handshake.roles), and none of the permissions that change patient data unless this is true.
 HINT_SUPPORT_ROLE = "admin"
-# ...without the permissions that change patient data, unless this is true.
 HINT_SUPPORT_CAN_WRITE = env.bool("HINT_SUPPORT_CAN_WRITE", default=False)
 HINT_PATIENT_WRITE_PERMISSIONS = ["edit_records", "unlink_contacts", "write_notes", "sign_notes"]
 

@@ -12,7 +12,7 @@ urlpatterns = [
     path("hint/sync/", include("sync.urls")),
     path("hint/notes/", include("interactions.urls")),
     # Last: any other route under hint/ is our 404 page, also with DEBUG on.
-    re_path(r"^hint/(?P<rest>.*)$", views.iframe_not_found),
+    re_path(r"^hint/(?P<rest>.*)$", views.iframe_not_found, name="iframe-not-found"),
 ]
 
 handler404 = "hintpartner.views.page_not_found"

@@ -19,15 +19,18 @@ from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET
 
 from hintpartner.models import WorkerHeartbeat
+from hintpartner.routes import route_access
 from hintpartner.security import frameable
 
 
+@route_access("public")
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is alive."""
     return JsonResponse({"status": "ok"})
 
 
+@route_access("public")
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready to serve: database reachable, migrations applied, a worker seen recently."""
@@ -132,6 +135,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@route_access("public")
 @frameable
 def iframe_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """An unknown route under /hint/: our 404 even with DEBUG on, whose page would print the URL

@@ -1,6 +1,6 @@
 """Pages and htmx partials for clinical notes, inside Hint's iframe."""
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -10,6 +10,7 @@ from handshake.links import redirect_with_session
 from handshake.roles import roles_granting
 from interactions import push, services
 from interactions.models import Note
+from sync.models import Patient
 
 LIST_LIMIT = 50
 
@@ -17,6 +18,20 @@ LIST_LIMIT = 50
 def _note_or_404(request: HintRequest, note_id: int) -> Note:
     return get_object_or_404(
         Note.objects.for_practice(request.hint.practice).select_related("patient"), pk=note_id
+    )
+
+
+def _patient_of_practice(request: HintRequest, patient_id: str) -> bool:
+    """A patient the session may name: its chart's patient, one in this practice's mirror of
+    Hint, or one this practice already has notes for. Anything else (another practice's patient)
+    would store a note Hint later refuses."""
+    hint = request.hint
+    if patient_id == hint.patient_id:
+        return True
+    notes = Note.objects.for_practice(hint.practice).for_patient(patient_id)
+    return (
+        Patient.objects.for_practice(hint.practice).filter(hint_id=patient_id).exists()
+        or notes.exists()
     )
 
 
@@ -96,6 +111,8 @@ def note_new(request: HintRequest) -> HttpResponse:
             },
             status=400,
         )
+    if not _patient_of_practice(request, patient_id):
+        raise Http404("No such patient in this practice.")
     note = services.note_create(
         practice=request.hint.practice,
         patient_hint_id=patient_id,
@@ -269,6 +286,8 @@ def note_discard(request: HintRequest, note_id: int) -> HttpResponse:
 @hint_session(permission="view_records")
 def patient_notes(request: HintRequest, patient_id: str) -> HttpResponse:
     """Every note of one patient, newest first."""
+    if not _patient_of_practice(request, patient_id):
+        raise Http404("No such patient in this practice.")
     notes = Note.objects.for_practice(request.hint.practice).for_patient(patient_id)
     return render(
         request,

@@ -29,7 +29,7 @@ def _list_context(request: HintRequest, **extra: object) -> dict:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def batch_list(request: HintRequest) -> HttpResponse:
     return render(request, "sync/batch_list.html", _list_context(request))
 
@@ -93,7 +93,7 @@ def _rows(request: HintRequest, batch: Batch) -> tuple[QuerySet[BatchRow], str]:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def batch_detail(request: HintRequest, pk: int) -> HttpResponse:
     """The results page: status, progress, counts per outcome, rows (filterable)."""
     batch = get_object_or_404(_batches(request), pk=pk)
@@ -112,7 +112,7 @@ def batch_detail(request: HintRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
     """The progress partial htmx polls while the batch runs."""
     batch = get_object_or_404(_batches(request), pk=pk)
@@ -154,7 +154,7 @@ def batch_resume(request: HintRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def batch_rows_csv(request: HintRequest, pk: int) -> HttpResponse:
     """Download the rows (filtered like the page) as CSV."""
     batch = get_object_or_404(_batches(request), pk=pk)

@@ -15,7 +15,7 @@ PAGE_SIZE = 50
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def log_list(request: HintRequest) -> HttpResponse:
     entries = SyncLog.objects.for_practice(request.hint.practice)
     level = request.GET.get("level", "")
@@ -41,7 +41,7 @@ def log_list(request: HintRequest) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def log_detail(request: HintRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(SyncLog.objects.for_practice(request.hint.practice), pk=pk)
     return render(request, "sync/log_detail.html", {"entry": entry})
@@ -75,7 +75,7 @@ class OptionsForm(forms.ModelForm):
 
 
 @require_http_methods(["GET", "POST"])
-@hint_session(permission="administer")
+@hint_session(permission={"GET": "view_settings", "POST": "administer"})
 def options_edit(request: HintRequest) -> HttpResponse:
     options = options_for(request.hint.practice)
     form = OptionsForm(request.POST or None, instance=options)

@@ -96,7 +96,7 @@ def patient_detail(request: HintRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def backfill_panel(request: HintRequest) -> HttpResponse:
     """Settings panel: the last pull from Hint and its progress (polls while running)."""
     run = backfill.backfill_latest(practice=request.hint.practice)

@@ -9,9 +9,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from hintpartner.hint import signing
+from hintpartner.routes import route_access
 from webhooks import receiver
 
 
+@route_access("signed")
 @csrf_exempt  # signed by Hint, not a browser form: the signature is the protection
 @require_POST  # 405 otherwise; Hint only POSTs
 def webhook_receive(request: HttpRequest) -> HttpResponse:

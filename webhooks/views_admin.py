@@ -1,4 +1,4 @@
-"""The webhook admin pages (settings surface, permission `administer`): list, detail, replay."""
+"""The webhook admin pages of the settings surface: list and detail (`view_settings`), replay."""
 
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -19,7 +19,7 @@ def _events(request: HintRequest) -> WebhookEventQuerySet:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def webhooks_panel(request: HintRequest) -> HttpResponse:
     """Settings panel: how the inbox is doing, in one glance."""
     events = _events(request)
@@ -32,7 +32,7 @@ def webhooks_panel(request: HintRequest) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def events_page(request: HintRequest) -> HttpResponse:
     """Every event of the practice, newest first, filtered by status and type."""
     events = _events(request).only(
@@ -71,7 +71,7 @@ def events_page(request: HintRequest) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="administer")
+@hint_session(permission="view_settings")
 def event_page(request: HintRequest, pk: int) -> HttpResponse:
     """One event: what it was about, what happened, and the last error."""
     event = get_object_or_404(_events(request), pk=pk)

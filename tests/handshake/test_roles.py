@@ -13,10 +13,20 @@ from tests.conftest import open_session
 
 pytestmark = pytest.mark.django_db
 
-ALL = {"view_records", "edit_records", "unlink_contacts", "write_notes", "sign_notes", "administer"}
+ALL = {
+    "view_records",
+    "edit_records",
+    "unlink_contacts",
+    "write_notes",
+    "sign_notes",
+    "view_settings",
+    "administer",
+}
 # DESIGN.md's table, written out here so a change to settings has to change this test too.
+ADMIN_READS = {"view_records", "view_settings"}
+PATIENT_WRITES = {"edit_records", "unlink_contacts", "write_notes"}
 EXPECTED = {
-    "admin": {"view_records", "edit_records", "unlink_contacts", "write_notes", "administer"},
+    "admin": ADMIN_READS | PATIENT_WRITES | {"administer"},
     "clinician": {"view_records", "edit_records", "unlink_contacts", "write_notes", "sign_notes"},
     "staff": {"view_records", "edit_records", "write_notes"},
 }
@@ -90,19 +100,60 @@ def test_empty_roles_are_denied_not_an_error(rf: RequestFactory, practice_a: Pra
     assert "no role" in response.content.decode()
 
 
-def test_a_support_session_has_the_admin_view_without_patient_writes(
-    practice_a: Practice,
-) -> None:
+def test_a_support_session_has_the_admins_reads_and_nothing_else(practice_a: Practice) -> None:
     key = open_session(practice_a, [], access_context="platform_support")
     hint = hint_for(key)
     assert hint.is_support and hint.user is None
-    assert hint.permissions == {"view_records", "administer"}
+    assert hint.permissions == ADMIN_READS
 
 
-def test_support_writes_can_be_allowed_by_a_setting(practice_a: Practice, settings) -> None:
+def test_the_setting_opens_patient_writes_to_support_but_never_administer(
+    practice_a: Practice, settings
+) -> None:
     settings.HINT_SUPPORT_CAN_WRITE = True
     key = open_session(practice_a, [], access_context="platform_support")
-    assert hint_for(key).permissions == EXPECTED["admin"]
+    assert hint_for(key).permissions == ADMIN_READS | PATIENT_WRITES
+    assert "administer" not in hint_for(key).permissions
+
+
+def test_support_never_administers_even_as_a_role_that_does(practice_a: Practice, settings) -> None:
+    settings.HINT_SUPPORT_ROLE = "boss"
+    settings.HINT_ROLE_PERMISSIONS = {"boss": ["view_settings", "administer"]}
+    key = open_session(practice_a, [], access_context="platform_support")
+    assert hint_for(key).permissions == {"view_settings"}
+
+
+def test_support_is_told_it_is_read_only_when_it_tries_an_installation_change(
+    rf: RequestFactory, practice_a: Practice
+) -> None:
+    key = open_session(practice_a, [], access_context="platform_support")
+    response = guarded("administer")(rf.post("/x", {"session_key": key}))
+    assert response.status_code == 403
+    assert "Hint support sessions can look but not" in response.content.decode()
+
+
+def test_a_permission_per_method_reads_with_one_and_changes_with_the_other(
+    rf: RequestFactory, practice_a: Practice
+) -> None:
+    @hint_session(permission={"GET": "view_settings", "POST": "administer"})
+    def view(request: HintRequest) -> HttpResponse:
+        return HttpResponse("ok")
+
+    key = open_session(practice_a, [], access_context="platform_support")
+    assert view(rf.get("/x", {"session_key": key})).status_code == 200
+    assert view(rf.post("/x", {"session_key": key})).status_code == 403
+
+
+def test_the_decorator_records_its_permission_for_the_route_table() -> None:
+    view = guarded("sign_notes")
+    assert (view.hint_route_access, view.hint_permission) == ("session", "sign_notes")
+
+
+def test_the_template_flags_read_as_false_for_a_permission_not_held(staff_key: str) -> None:
+    html = Template("{% if hint.can.administer %}yes{% else %}no{% endif %}").render(
+        Context({"hint": hint_for(staff_key)})
+    )
+    assert html == "no"
 
 
 def test_a_support_session_is_told_it_is_read_only(

@@ -11,6 +11,7 @@ from django.conf import settings
 from handshake.models import Practice
 from interactions import services
 from interactions.models import Note
+from sync.models import Patient
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "interactions"
 PATIENT = "pat-Alice1"
@@ -39,6 +40,11 @@ def update_url(interaction_id: str = "inter-N0te1", patient: str = PATIENT) -> s
 
 
 LIST_URL = re.compile(re.escape(settings.HINT_API_URL) + r"/api/provider/interactions(\?.*)?$")
+
+
+def make_patient(practice: Practice, hint_id: str = PATIENT) -> Patient:
+    """The practice's mirror of a Hint patient: what a note's patient id is checked against."""
+    return Patient.objects.create(practice=practice, hint_id=hint_id, first_name="Alice")
 
 
 def make_note(practice: Practice, **fields: Any) -> Note:

@@ -17,6 +17,7 @@ from tests.interactions.conftest import (
     create_url,
     interaction_answer,
     make_note,
+    make_patient,
     sent_json,
     update_url,
 )
@@ -192,6 +193,7 @@ def test_staff_cannot_sign_and_are_told_which_role_to_ask_for(
 def test_new_note_starts_a_draft_for_the_patient_and_opens_it(
     client: Client, practice_a: Practice, clinician_key: str
 ) -> None:
+    make_patient(practice_a)
     response = client.post(
         reverse("interactions:note-new"), {"session_key": clinician_key, "patient_id": PATIENT}
     )
@@ -219,6 +221,45 @@ def test_new_note_without_a_patient_is_a_clear_400(
     assert response.status_code == 400
     assert "patient" in response.content.decode()
     assert not Note.objects.exists()
+
+
+def test_a_note_for_another_practices_patient_is_404_and_stores_nothing(
+    client: Client, practice_a: Practice, practice_b: Practice, clinician_key: str, mocked_hint: Any
+) -> None:
+    make_patient(practice_b, hint_id="pat-OfB")
+    response = client.post(
+        reverse("interactions:note-new"), {"session_key": clinician_key, "patient_id": "pat-OfB"}
+    )
+    assert response.status_code == 404
+    assert not Note.objects.exists()
+    assert not AuditEntry.objects.filter(action="note.created").exists()
+    assert len(mocked_hint.calls) == 0
+
+
+def test_a_note_for_a_patient_nobody_here_knows_is_404(
+    client: Client, practice_a: Practice, clinician_key: str
+) -> None:
+    response = client.post(
+        reverse("interactions:note-new"), {"session_key": clinician_key, "patient_id": "pat-?"}
+    )
+    assert response.status_code == 404
+    assert not Note.objects.exists()
+
+
+def test_another_practices_patient_has_no_notes_page_here(
+    client: Client, practice_b: Practice, clinician_key: str
+) -> None:
+    make_patient(practice_b, hint_id="pat-OfB")
+    url = reverse("interactions:patient-notes", kwargs={"patient_id": "pat-OfB"})
+    assert client.get(url, {"session_key": clinician_key}).status_code == 404
+
+
+def test_the_notes_page_of_a_mirrored_patient_opens(
+    client: Client, practice_a: Practice, clinician_key: str
+) -> None:
+    make_patient(practice_a)
+    url = reverse("interactions:patient-notes", kwargs={"patient_id": PATIENT})
+    assert client.get(url, {"session_key": clinician_key}).status_code == 200
 
 
 def test_autosave_stores_the_text_and_says_it_is_syncing(
@@ -439,6 +480,7 @@ def test_the_patient_list_shows_drafts_signed_and_syncing_notes(
 def test_my_drafts_lists_only_my_unsigned_notes(
     client: Client, practice_a: Practice, clinician_key: str
 ) -> None:
+    make_patient(practice_a)
     client.post(
         reverse("interactions:note-new"), {"session_key": clinician_key, "patient_id": PATIENT}
     )

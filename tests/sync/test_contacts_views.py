@@ -202,6 +202,22 @@ def test_picking_a_patient_links_the_contact_and_audits_it(
     assert AuditEntry.objects.filter(action="contact.linked", target_id=str(contact.pk)).exists()
 
 
+def test_linking_to_another_practices_patient_writes_nothing_anywhere(
+    client, practice_a, practice_b, staff_key, mocked_hint, hint_url
+):
+    # Hint answers for the practice whose token asks: another practice's patient is not found,
+    # and that refusal comes before any write, here or in Hint.
+    patient_apply(practice=practice_b, data=patient_json(id="pat-OfB"))
+    contact = make_contact(practice_a)
+    mocked_hint.get(f"{hint_url}/api/provider/patients/pat-OfB", status=404, json={})
+    response = _post(client, "sync:contact-link", staff_key, contact.pk, patient_id="pat-OfB")
+    assert response.status_code == 400
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == ""
+    assert [c.request.method for c in mocked_hint.calls] == ["GET"]
+    assert not AuditEntry.objects.filter(action="contact.linked").exists()
+
+
 def test_linking_without_choosing_a_patient_is_a_400(client, practice_a, staff_key, mocked_hint):
     contact = make_contact(practice_a)
     response = _post(client, "sync:contact-link", staff_key, contact.pk)
