@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from handshake.audit import audit_record
+from handshake.audit import Actor, audit_record
 from handshake.context import HintContext
 from handshake.models import Practice
 from hintpartner.hint import api, errors
@@ -53,6 +53,11 @@ def _failure(exc: errors.HintError, *, doing: str) -> InstallationFailed:
         "Hint could not be reached, so nothing was changed. Try again in a few minutes.",
         status=503,
     )
+
+
+def _actor(hint: HintContext | None) -> Actor:
+    """The admin who changed the installation here, or Hint's own call or event."""
+    return Actor.from_hint(hint) if hint is not None else Actor.background("Hint installation")
 
 
 def installation_connect(*, code: str, hint: HintContext | None = None) -> Practice:
@@ -112,9 +117,8 @@ def _installation_store(
             practice.installation_changed_at = timezone.now()
         practice.save()
         audit_record(
-            hint=hint,
             practice=practice,
-            actor_label="Hint installation",
+            actor=_actor(hint),
             action=action,
             detail=f"status {status}",
         )
@@ -168,9 +172,8 @@ def practice_installation_event(
             row.installation_changed_at = timezone.now()
             row.save(update_fields=["installation_status", "installation_changed_at", "updated_at"])
             audit_record(
-                hint=hint,
                 practice=row,
-                actor_label="Hint installation",
+                actor=_actor(hint),
                 action=f"installation.{status}",
             )
             if row.is_connected and not was_connected:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from handshake.audit import audit_record
+from handshake.audit import Actor, audit_record
 from handshake.context import HintContext
 from handshake.installation import (
     InstallationFailed,
@@ -142,11 +142,12 @@ def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedS
             expires_at=now + timedelta(seconds=settings.HINT_SESSION_MAX_SECONDS),
         )
         audit_record(
-            hint=None,
             practice=practice,
-            user=user,
-            is_support=user is None,
-            actor_label=user.display_name if user else session.support_label,
+            actor=Actor(
+                label=user.display_name if user else session.support_label,
+                user=user,
+                is_support=user is None,
+            ),
             action="session.opened",
             detail=access_context,
         )
@@ -291,9 +292,8 @@ def practice_mark_disconnected(*, practice: Practice) -> None:
         )
         if changed:
             audit_record(
-                hint=None,
                 practice=practice,
-                actor_label="Hint (token refused)",
+                actor=Actor.background("Hint (token refused)"),
                 action="installation.disconnected",
             )
     practice.installation_status = Practice.InstallationStatus.DISCONNECTED

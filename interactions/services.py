@@ -6,7 +6,6 @@ token (`interactions.push`, the only module that talks to Hint), and a backgroun
 it does not.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +13,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from handshake.audit import Actor, audit_record
 from hintpartner.hint import policy
 from hintpartner.tasks import enqueue_later, enqueue_on_commit
 from interactions.models import Addendum, Note
 from sync.models import Patient
 
 if TYPE_CHECKING:
-    from handshake.models import Practice, PracticeUser
+    from handshake.models import Practice
 
 TITLE_MAX = 300
 BODY_MAX = 200_000
@@ -28,18 +28,6 @@ BODY_MAX = 200_000
 SYNC_LEASE = timedelta(seconds=90)
 # How long the open page has to push a change itself before a background push follows.
 SAFETY_NET = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a practice user, or a Hint support session known only by its label."""
-
-    user: "PracticeUser | None"
-    label: str
-
-    @classmethod
-    def from_hint(cls, hint: Any) -> "Actor":
-        return cls(user=hint.user, label=hint.actor_label)
 
 
 class NoteError(Exception):
@@ -83,6 +71,17 @@ def _mark_pending(note: Note) -> None:
     note.sync_state = Note.SyncState.PENDING
 
 
+def _audit(note: Note, actor: Actor, action: str, *, detail: str = "") -> None:
+    audit_record(
+        practice=note.practice_id,
+        actor=actor,
+        action=action,
+        target_type="note",
+        target_id=note.pk,
+        detail=detail,
+    )
+
+
 def note_create(
     *,
     practice: "Practice",
@@ -98,7 +97,7 @@ def note_create(
     _check_lengths(title=title, body=body)
     with transaction.atomic():
         patient = Patient.objects.for_practice(practice).filter(hint_id=patient_hint_id).first()
-        return Note.objects.create(
+        note = Note.objects.create(
             practice=practice,
             patient_hint_id=patient_hint_id,
             patient=patient,
@@ -110,6 +109,8 @@ def note_create(
             # Nothing for Hint yet: the first words move it to pending (and queue the safety net).
             sync_state=Note.SyncState.SYNCED,
         )
+        _audit(note, actor, "note.created")
+    return note
 
 
 def note_save(*, note: Note, title: str, body: str, base_version: int, actor: Actor) -> Note:
@@ -143,6 +144,7 @@ def note_save(*, note: Note, title: str, body: str, base_version: int, actor: Ac
                 "sync_state",
             ]
         )
+        _audit(current, actor, "note.edited")
     return current
 
 
@@ -177,6 +179,7 @@ def note_sign(*, note: Note, actor: Actor, version: int | None = None) -> Note:
                 "sync_state",
             ]
         )
+        _audit(current, actor, "note.signed")
     return current
 
 
@@ -203,6 +206,7 @@ def note_addend(*, note: Note, body: str, actor: Actor) -> Addendum:
         if current.needs_push:
             _mark_pending(current)
         current.save(update_fields=["status", "version", "last_saved_at", "sync_state"])
+        _audit(current, actor, "note.addended", detail=f"addendum {addendum.pk}")
     return addendum
 
 
@@ -217,6 +221,7 @@ def note_discard(*, note: Note, actor: Actor) -> None:
                 "This draft is already in the patient's chart in Hint, so it stays: finish it, "
                 "or leave it unsigned."
             )
+        _audit(current, actor, "note.discarded")
         current.delete()
 
 

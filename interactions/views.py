@@ -4,7 +4,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from handshake.audit import audit_record
+from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session
 from handshake.roles import roles_granting
@@ -89,7 +89,13 @@ def _refused(request: HintRequest, note: Note, message: str, *, status: int) -> 
 def note_detail(request: HintRequest, note_id: int) -> HttpResponse:
     """The editor for a draft (with write permission), else the read-only note."""
     note = _note_or_404(request, note_id)
-    audit_record(hint=request.hint, action="note.viewed", target_type="note", target_id=note.pk)
+    audit_record(
+        practice=note.practice_id,
+        actor=Actor.from_hint(request.hint),
+        action="note.viewed",
+        target_type="note",
+        target_id=note.pk,
+    )
     context = _note_context(request, note)
     if note.is_editable and request.hint.has("write_notes"):
         return render(request, "interactions/editor.html", context)
@@ -116,9 +122,8 @@ def note_new(request: HintRequest) -> HttpResponse:
     note = services.note_create(
         practice=request.hint.practice,
         patient_hint_id=patient_id,
-        actor=services.Actor.from_hint(request.hint),
+        actor=Actor.from_hint(request.hint),
     )
-    audit_record(hint=request.hint, action="note.created", target_type="note", target_id=note.pk)
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
 
 
@@ -139,7 +144,7 @@ def _save_from_form(
             title=request.POST.get("title", title),
             body=request.POST.get("body", body),
             base_version=base_version,
-            actor=services.Actor.from_hint(request.hint),
+            actor=Actor.from_hint(request.hint),
         )
     except services.NoteConflict as exc:
         return _conflict(request, exc)
@@ -147,10 +152,6 @@ def _save_from_form(
         return _refused(request, note, str(exc), status=409)
     except services.NoteInvalid as exc:
         return _refused(request, note, str(exc), status=400)
-    if saved.version != note.version:  # a write, not a repeated autosave
-        audit_record(
-            hint=request.hint, action="note.edited", target_type="note", target_id=saved.pk
-        )
     return saved
 
 
@@ -225,9 +226,7 @@ def note_sign(request: HintRequest, note_id: int) -> HttpResponse:
     if version is None:
         return _refused(request, note, "The page is out of date: reload it.", status=400)
     try:
-        note = services.note_sign(
-            note=note, actor=services.Actor.from_hint(request.hint), version=version
-        )
+        note = services.note_sign(note=note, actor=Actor.from_hint(request.hint), version=version)
     except services.NoteConflict as exc:
         return _conflict(request, exc)
     except services.NoteLocked as exc:
@@ -235,7 +234,6 @@ def note_sign(request: HintRequest, note_id: int) -> HttpResponse:
     except services.NoteInvalid as exc:
         return _refused(request, note, str(exc), status=400)
     # The note page's status line pushes at once with this session's token (services).
-    audit_record(hint=request.hint, action="note.signed", target_type="note", target_id=note.pk)
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
 
 
@@ -245,20 +243,13 @@ def note_addend(request: HintRequest, note_id: int) -> HttpResponse:
     """Add an addendum to a signed note."""
     note = _note_or_404(request, note_id)
     try:
-        addendum = services.note_addend(
+        services.note_addend(
             note=note,
             body=request.POST.get("body", ""),
-            actor=services.Actor.from_hint(request.hint),
+            actor=Actor.from_hint(request.hint),
         )
     except services.NoteInvalid as exc:
         return _refused(request, note, str(exc), status=400)
-    audit_record(
-        hint=request.hint,
-        action="note.addended",
-        target_type="note",
-        target_id=note.pk,
-        detail=f"addendum {addendum.pk}",
-    )
     return redirect_with_session(request, "interactions:note", note_id=note.pk)
 
 
@@ -268,10 +259,9 @@ def note_discard(request: HintRequest, note_id: int) -> HttpResponse:
     """Delete a draft Hint never saw; back to the patient's notes."""
     note = _note_or_404(request, note_id)
     try:
-        services.note_discard(note=note, actor=services.Actor.from_hint(request.hint))
+        services.note_discard(note=note, actor=Actor.from_hint(request.hint))
     except services.NoteError as exc:
         return _refused(request, note, str(exc), status=409)
-    audit_record(hint=request.hint, action="note.discarded", target_type="note", target_id=note_id)
     response = redirect_with_session(
         request, "interactions:patient-notes", patient_id=note.patient_hint_id
     )

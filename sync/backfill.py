@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.audit import Actor, audit_record
 from handshake.hint_access import NotInstalled, practice_api
 from hintpartner.hint import errors, policy
 from hintpartner.tasks import enqueue_on_commit
@@ -32,9 +33,15 @@ def backfill_latest(*, practice: Any) -> BackfillRun | None:
     return BackfillRun.objects.for_practice(practice).order_by("-created_at", "-pk").first()
 
 
-def backfill_start(*, practice: Any, requested_by: str = "") -> BackfillRun:
+def backfill_start(*, practice: Any, actor: Actor) -> BackfillRun:
     """Queue a backfill for the practice, or return the one already queued or running."""
     with transaction.atomic():
+        audit_record(
+            practice=getattr(practice, "pk", practice),
+            actor=actor,
+            action="backfill.requested",
+            target_type="backfill",
+        )
         runs = BackfillRun.objects.for_practice(practice)
         fresh = timezone.now() - STALE_AFTER
         active = (
@@ -47,7 +54,7 @@ def backfill_start(*, practice: Any, requested_by: str = "") -> BackfillRun:
         last_done = runs.filter(status=BackfillRun.Status.DONE).order_by("-started_at").first()
         since = last_done.started_at - OVERLAP if last_done and last_done.started_at else None
         run = BackfillRun.objects.create(
-            practice=practice, since=since, requested_by=requested_by[:200]
+            practice=practice, since=since, requested_by=actor.label[:200]
         )
         # backfill_tasks imports this module (its task calls backfill_run): imported at call time.
         from sync.backfill_tasks import backfill_process
@@ -60,7 +67,7 @@ def backfill_ensure_first(*, practice: Any) -> BackfillRun | None:
     """Queue the first full backfill of a connected practice that never had one."""
     if not practice.is_connected or BackfillRun.objects.for_practice(practice).exists():
         return None
-    return backfill_start(practice=practice, requested_by="first connection")
+    return backfill_start(practice=practice, actor=Actor.background("first connection"))
 
 
 def _finish(run: BackfillRun, status: str, error: str = "") -> BackfillRun:

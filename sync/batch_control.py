@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.audit import Actor, audit_record
 from handshake.hint_access import NotInstalled, PracticeApi, practice_api
 from sync import batch_csv, batch_patients
 from sync.batch_progress import WRITES_OWED, BatchAborted, BatchStopped, Outcome, batch_recount
@@ -50,7 +51,18 @@ def _enqueue_run(batch: Batch) -> None:
     enqueue_on_commit(batch_run_task, batch.pk)
 
 
-def batch_start_patients(*, practice: Any, actor: str) -> Batch:
+def _audit(batch: Batch, actor: Actor, action: str, detail: str = "") -> None:
+    audit_record(
+        practice=batch.practice_id,
+        actor=actor,
+        action=action,
+        target_type="batch",
+        target_id=batch.sync_id,
+        detail=detail,
+    )
+
+
+def batch_start_patients(*, practice: Any, actor: Actor) -> Batch:
     """Queue a batch that syncs every Hint patient to a contact."""
     with transaction.atomic():
         _ensure_none_active(practice)
@@ -58,8 +70,9 @@ def batch_start_patients(*, practice: Any, actor: str) -> Batch:
             practice=practice,
             sync_id=_new_sync_id(),
             kind=Batch.Kind.PATIENTS_TO_CONTACTS,
-            started_by=actor,
+            started_by=actor.label,
         )
+        _audit(batch, actor, "batch.started")
         _enqueue_run(batch)
     return batch
 
@@ -67,7 +80,7 @@ def batch_start_patients(*, practice: Any, actor: str) -> Batch:
 def batch_start_csv(
     *,
     practice: Any,
-    actor: str,
+    actor: Actor,
     contact_ids: list[int],
     source_name: str = "",
     ignored_lines: Iterable[str] = (),
@@ -79,7 +92,7 @@ def batch_start_csv(
             practice=practice,
             sync_id=_new_sync_id(),
             kind=Batch.Kind.CONTACTS_TO_PATIENTS,
-            started_by=actor,
+            started_by=actor.label,
             total=len(contact_ids),
             source_name=source_name[:255],
             ignored_lines=list(ignored_lines)[:200],
@@ -97,11 +110,12 @@ def batch_start_csv(
             ],
             batch_size=1000,
         )
+        _audit(batch, actor, "batch.started", f"CSV of {len(contact_ids)} contacts")
         _enqueue_run(batch)
     return batch
 
 
-def batch_abort(*, batch: Batch, actor: str) -> Batch:
+def batch_abort(*, batch: Batch, actor: Actor) -> Batch:
     """Ask a batch to stop; a queued or stalled batch stops at once."""
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
@@ -113,6 +127,7 @@ def batch_abort(*, batch: Batch, actor: str) -> Batch:
             batch.status = Batch.Status.ABORTING
             batch.message = f"Abort requested by {actor}."
             batch.save(update_fields=["status", "message", "updated_at"])
+        _audit(batch, actor, "batch.aborted")
     return batch
 
 
@@ -123,7 +138,7 @@ def batch_is_stalled(batch: Batch) -> bool:
     return (timezone.now() - batch.updated_at).total_seconds() > STALLED_AFTER_SECONDS
 
 
-def batch_resume(*, batch: Batch) -> Batch:
+def batch_resume(*, batch: Batch, actor: Actor) -> Batch:
     """Queue a stalled (or failed) batch again; it continues from its checkpoint."""
     if not (batch_is_stalled(batch) or batch.status == Batch.Status.FAILED):
         raise BatchError("This batch is not stalled; there is nothing to resume.")
@@ -131,6 +146,7 @@ def batch_resume(*, batch: Batch) -> Batch:
         Batch.objects.filter(pk=batch.pk).update(
             status=Batch.Status.QUEUED, message="Resumed.", updated_at=timezone.now()
         )
+        _audit(batch, actor, "batch.resumed")
         _enqueue_run(batch)
     batch.refresh_from_db()
     return batch

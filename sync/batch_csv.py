@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
+from handshake.audit import Actor
 from handshake.hint_access import PracticeApi
 from hintpartner.hint import errors
 from hintpartner.hint.paths import PATIENT_ID
@@ -152,7 +153,7 @@ def _write_landed(batch: Batch, options: SyncOptions, write: Write, sent: Future
             contact=write.contact,
             patient_id=pid,
             result=write.result,
-            actor=f"batch {batch.sync_id}",
+            actor=Actor.background(f"batch {batch.sync_id}"),
             batch_sync_id=batch.sync_id,
             options=options,
             refresh=False,

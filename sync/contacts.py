@@ -4,12 +4,13 @@ Order of work for a link: read the patient, merge (sync.merge), write to Hint, t
 one transaction. If Hint refuses, nothing changed here; the message says what to do next.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.audit import Actor, audit_record
 from hintpartner.hint import api, errors
 from hintpartner.hint.paths import PATIENT_ID
 from hintpartner.hint.policy import error_sentence
@@ -30,7 +31,18 @@ class SyncError(Exception):
     """A sync step could not be done; the message is plain words for the page."""
 
 
-def contact_create(*, practice: Any, values: dict[str, Any], actor: str) -> Contact:
+def _audit(contact: Contact, actor: Actor, action: str, detail: str = "") -> None:
+    audit_record(
+        practice=contact.practice_id,
+        actor=actor,
+        action=action,
+        target_type="contact",
+        target_id=contact.pk,
+        detail=detail,
+    )
+
+
+def contact_create(*, practice: Any, values: dict[str, Any], actor: Actor) -> Contact:
     """Create an unlinked contact from form values (two-way fields only)."""
     contact = Contact(practice=practice)
     for name in fieldmap.TWO_WAY_FIELDS:
@@ -44,10 +56,11 @@ def contact_create(*, practice: Any, values: dict[str, Any], actor: str) -> Cont
             message=f"Contact created by {actor}.",
             contact=contact,
         )
+        _audit(contact, actor, "contact.created")
     return contact
 
 
-def contact_update(*, contact: Contact, values: dict[str, Any], token: str, actor: str) -> str:
+def contact_update(*, contact: Contact, values: dict[str, Any], token: str, actor: Actor) -> str:
     """Save an edit; when linked, push the two-way fields to Hint (contact wins).
 
     Returns "" or a warning: the edit is always kept here, a refused push is logged and shown.
@@ -58,6 +71,7 @@ def contact_update(*, contact: Contact, values: dict[str, Any], token: str, acto
             if name in values:
                 setattr(contact, name, values[name])
         contact.save()
+        _audit(contact, actor, "contact.edited")
     after = fieldmap.contact_values(contact)
     changed = {n: after[n] for n in fieldmap.TWO_WAY_FIELDS if after[n] != before[n]}
     if not contact.hint_patient_id or not changed:
@@ -102,7 +116,7 @@ def contact_push(*, contact: Contact, token: str, fields: Iterable[str] | None =
 
 
 def contact_link(
-    *, contact: Contact, patient_id: str, actor: str, token: str, patient: dict | None = None
+    *, contact: Contact, patient_id: str, actor: Actor, token: str, patient: dict | None = None
 ) -> Contact:
     """Link a contact to a Hint patient and merge (contact wins); replaces any earlier link.
 
@@ -138,11 +152,18 @@ def contact_link(
             patient_id=patient_id,
         )
         raise SyncError(f"The contact was not linked. {text}") from exc
-    _link_replacing(contact=contact, patient_id=patient_id, result=result, actor=actor, token=token)
+    _link_replacing(
+        contact=contact,
+        patient_id=patient_id,
+        result=result,
+        actor=actor,
+        token=token,
+        audit=lambda: _audit(contact, actor, "contact.linked", f"patient {patient_id}"),
+    )
     return contact
 
 
-def patient_create_from_contact(*, contact: Contact, actor: str, token: str) -> Contact:
+def patient_create_from_contact(*, contact: Contact, actor: Actor, token: str) -> Contact:
     """Create the contact's patient in Hint (with our integration fields) and link it."""
     if not contact.first_name.strip() or not contact.last_name.strip():
         raise SyncError("Hint needs a first and a last name. Add them to the contact first.")
@@ -173,20 +194,41 @@ def patient_create_from_contact(*, contact: Contact, actor: str, token: str) -> 
         patient=fieldmap.patient_values(data),
     )
     result.patient_updates.clear()  # the patient was just created from this contact
-    _link_replacing(contact=contact, patient_id=patient_id, result=result, actor=actor, token=token)
+
+    def audit() -> None:
+        audit_record(
+            practice=contact.practice_id,
+            actor=actor,
+            action="patient.created",
+            target_type="patient",
+            target_id=patient_id,
+            detail=f"from contact {contact.pk}",
+        )
+
+    _link_replacing(
+        contact=contact, patient_id=patient_id, result=result, actor=actor, token=token, audit=audit
+    )
     return contact
 
 
 def _link_replacing(
-    *, contact: Contact, patient_id: str, result: MergeResult, actor: str, token: str
+    *,
+    contact: Contact,
+    patient_id: str,
+    result: MergeResult,
+    actor: Actor,
+    token: str,
+    audit: Callable[[], None],
 ) -> None:
     """Save a link made here; patients that lost their link lose our fields in Hint too."""
-    released = link_save(contact=contact, patient_id=patient_id, result=result, actor=actor)
+    released = link_save(
+        contact=contact, patient_id=patient_id, result=result, actor=actor, audit=audit
+    )
     for old_patient_id in released:
         _integration_clear(practice=contact.practice, token=token, patient_id=old_patient_id)
 
 
-def contact_unlink(*, contact: Contact, actor: str, token: str) -> Contact:
+def contact_unlink(*, contact: Contact, actor: Actor, token: str) -> Contact:
     """Remove the link on both sides; both records stay."""
     practice = contact.practice
     with transaction.atomic():
@@ -203,6 +245,7 @@ def contact_unlink(*, contact: Contact, actor: str, token: str) -> Contact:
             contact=fresh,
             patient_id=old,
         )
+        _audit(fresh, actor, "contact.unlinked", f"patient {old}")
     _integration_clear(practice=practice, token=token, patient_id=old)
     contact.refresh_from_db()
     return contact
@@ -261,14 +304,16 @@ def link_save(
     contact: Contact,
     patient_id: str,
     result: MergeResult,
-    actor: str,
+    actor: Actor,
     batch_sync_id: str = "",
     options: SyncOptions | None = None,
     refresh: bool = True,
+    audit: Callable[[], None] | None = None,
 ) -> list[str]:
     """Save a link and the contact's merged values; returns patient ids that lost their link.
 
-    Batches pass their `options` and `refresh=False` to save queries on every row.
+    Batches pass their `options` and `refresh=False` to save queries on every row; `audit`
+    records the link in the same transaction (a link a person made; batches audit the batch).
     """
     practice = contact.practice
     released: list[str] = []
@@ -302,6 +347,8 @@ def link_save(
             message=f"Contact linked to a Hint patient by {actor}.",
             options=options,
         )
+        if audit is not None:
+            audit()
     if refresh:
         contact.refresh_from_db()
     return released

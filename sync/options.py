@@ -3,14 +3,29 @@
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
+from handshake.audit import Actor, audit_record
 from sync.models import Contact, SyncLog, SyncOptions
 
 
 def options_for(practice: Any) -> SyncOptions:
     """The practice's sync options (created with defaults on first use)."""
     options, _ = SyncOptions.objects.get_or_create(practice=practice)
+    return options
+
+
+def options_save(*, options: SyncOptions, actor: Actor) -> SyncOptions:
+    """Save options an admin changed (already validated), and record who changed them."""
+    with transaction.atomic():
+        options.save()
+        audit_record(
+            practice=options.practice_id,
+            actor=actor,
+            action="sync.options_changed",
+            target_type="options",
+        )
     return options
 
 

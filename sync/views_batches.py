@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from handshake.audit import audit_record
+from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from sync import batch_control
@@ -40,14 +40,11 @@ def batch_start_patients(request: HintRequest) -> HttpResponse:
     """Start "all Hint patients -> contacts"."""
     try:
         batch = batch_control.batch_start_patients(
-            practice=request.hint.practice, actor=request.hint.actor_label
+            practice=request.hint.practice, actor=Actor.from_hint(request.hint)
         )
     except batch_control.BatchError as exc:
         context = _list_context(request, error=str(exc))
         return render(request, "sync/batch_list.html", context, status=409)
-    audit_record(
-        hint=request.hint, action="batch.started", target_type="batch", target_id=batch.sync_id
-    )
     return redirect_with_session(request, "sync:batch-detail", batch.pk)
 
 
@@ -65,7 +62,7 @@ def batch_start_csv(request: HintRequest) -> HttpResponse:
         csv_check_ids(practice=request.hint.practice, parsed=parsed)
         batch = batch_control.batch_start_csv(
             practice=request.hint.practice,
-            actor=request.hint.actor_label,
+            actor=Actor.from_hint(request.hint),
             contact_ids=parsed.contact_ids,
             source_name=upload.name or "",
             ignored_lines=parsed.ignored_lines,
@@ -74,13 +71,6 @@ def batch_start_csv(request: HintRequest) -> HttpResponse:
         status = 409 if isinstance(exc, batch_control.BatchError) else 400
         context = _list_context(request, error=str(exc))
         return render(request, "sync/batch_list.html", context, status=status)
-    audit_record(
-        hint=request.hint,
-        action="batch.started",
-        target_type="batch",
-        target_id=batch.sync_id,
-        detail=f"CSV of {len(parsed.contact_ids)} contacts",
-    )
     return redirect_with_session(request, "sync:batch-detail", batch.pk)
 
 
@@ -131,10 +121,7 @@ def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
 @hint_session(permission="administer")
 def batch_abort(request: HintRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(_batches(request), pk=pk)
-    batch_control.batch_abort(batch=batch, actor=request.hint.actor_label)
-    audit_record(
-        hint=request.hint, action="batch.aborted", target_type="batch", target_id=batch.sync_id
-    )
+    batch_control.batch_abort(batch=batch, actor=Actor.from_hint(request.hint))
     return redirect_with_session(request, "sync:batch-detail", batch.pk)
 
 
@@ -143,13 +130,10 @@ def batch_abort(request: HintRequest, pk: int) -> HttpResponse:
 def batch_resume(request: HintRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(_batches(request), pk=pk)
     try:
-        batch_control.batch_resume(batch=batch)
+        batch_control.batch_resume(batch=batch, actor=Actor.from_hint(request.hint))
     except batch_control.BatchError as exc:
         context = {"batch": batch, "error": str(exc), "counts": batch_control.outcome_counts(batch)}
         return render(request, "sync/batch_detail.html", context, status=409)
-    audit_record(
-        hint=request.hint, action="batch.resumed", target_type="batch", target_id=batch.sync_id
-    )
     return redirect_with_session(request, "sync:batch-detail", batch.pk)
 
 
@@ -174,7 +158,8 @@ def batch_rows_csv(request: HintRequest, pk: int) -> HttpResponse:
             ]
         )
     audit_record(
-        hint=request.hint,
+        practice=batch.practice_id,
+        actor=Actor.from_hint(request.hint),
         action="batch.exported",
         target_type="batch",
         target_id=batch.sync_id,

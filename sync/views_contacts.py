@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from handshake.audit import audit_record
+from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from hintpartner.hint import api, errors
@@ -92,13 +92,7 @@ def contact_create(request: HintRequest) -> HttpResponse:
             contact = contacts.contact_create(
                 practice=request.hint.practice,
                 values=form.cleaned_data,
-                actor=request.hint.actor_label,
-            )
-            audit_record(
-                hint=request.hint,
-                action="contact.created",
-                target_type="contact",
-                target_id=str(contact.pk),
+                actor=Actor.from_hint(request.hint),
             )
             return redirect_with_session(request, "sync:contact-detail", contact.pk)
         return render(request, "sync/contacts_form.html", {"form": form}, status=400)
@@ -121,7 +115,11 @@ def _facts(contact: Contact, names: tuple[str, ...]) -> list[tuple[str, object]]
 def contact_detail(request: HintRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(_contacts(request), pk=pk)
     audit_record(
-        hint=request.hint, action="contact.viewed", target_type="contact", target_id=str(pk)
+        practice=contact.practice_id,
+        actor=Actor.from_hint(request.hint),
+        action="contact.viewed",
+        target_type="contact",
+        target_id=pk,
     )
     return render(request, "sync/contacts_detail.html", _detail_context(contact))
 
@@ -158,10 +156,7 @@ def contact_edit(request: HintRequest, pk: int) -> HttpResponse:
             contact=contact,
             values=values,
             token=request.hint.token,
-            actor=request.hint.actor_label,
-        )
-        audit_record(
-            hint=request.hint, action="contact.edited", target_type="contact", target_id=str(pk)
+            actor=Actor.from_hint(request.hint),
         )
         if warning:
             context = _detail_context(contact, warning=warning)
@@ -253,18 +248,11 @@ def contact_link(request: HintRequest, pk: int) -> HttpResponse:
         contacts.contact_link(
             contact=contact,
             patient_id=patient_id,
-            actor=request.hint.actor_label,
+            actor=Actor.from_hint(request.hint),
             token=request.hint.token,
         )
     except contacts.SyncError as exc:
         return _back_to_sync(request, contact, str(exc))
-    audit_record(
-        hint=request.hint,
-        action="contact.linked",
-        target_type="contact",
-        target_id=str(pk),
-        detail=f"patient {patient_id}",
-    )
     return redirect_with_session(request, "sync:contact-detail", contact.pk)
 
 
@@ -275,17 +263,10 @@ def contact_create_patient(request: HintRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(_contacts(request), pk=pk)
     try:
         contacts.patient_create_from_contact(
-            contact=contact, actor=request.hint.actor_label, token=request.hint.token
+            contact=contact, actor=Actor.from_hint(request.hint), token=request.hint.token
         )
     except contacts.SyncError as exc:
         return _back_to_sync(request, contact, str(exc))
-    audit_record(
-        hint=request.hint,
-        action="patient.created",
-        target_type="patient",
-        target_id=contact.hint_patient_id,
-        detail=f"from contact {contact.pk}",
-    )
     return redirect_with_session(request, "sync:contact-detail", contact.pk)
 
 
@@ -294,16 +275,8 @@ def contact_create_patient(request: HintRequest, pk: int) -> HttpResponse:
 def contact_unlink(request: HintRequest, pk: int) -> HttpResponse:
     """Remove the link on both sides; both records stay."""
     contact = get_object_or_404(_contacts(request), pk=pk)
-    old = contact.hint_patient_id
     hint = request.hint
-    contacts.contact_unlink(contact=contact, actor=hint.actor_label, token=hint.token)
-    audit_record(
-        hint=request.hint,
-        action="contact.unlinked",
-        target_type="contact",
-        target_id=str(pk),
-        detail=f"patient {old}" if old else "was not linked",
-    )
+    contacts.contact_unlink(contact=contact, actor=Actor.from_hint(hint), token=hint.token)
     return redirect_with_session(request, "sync:contact-detail", contact.pk)
 
 

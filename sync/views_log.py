@@ -5,11 +5,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from handshake.audit import audit_record
+from handshake.audit import Actor
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from sync.models import Batch, SyncLog, SyncOptions
-from sync.options import options_for
+from sync.options import options_for, options_save
 
 PAGE_SIZE = 50
 
@@ -82,8 +82,7 @@ def options_edit(request: HintRequest) -> HttpResponse:
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "sync/options.html", {"form": form}, status=400)
-        form.save()
-        audit_record(hint=request.hint, action="sync.options_changed", target_type="options")
+        options_save(options=form.save(commit=False), actor=Actor.from_hint(request.hint))
         response = redirect_with_session(request, "sync:options")
         response["Location"] += "&saved=1"
         return response

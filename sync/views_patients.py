@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from handshake.audit import audit_record
+from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session, url_with_session
 from sync import backfill
@@ -90,7 +90,11 @@ def patient_detail(request: HintRequest, pk: int) -> HttpResponse:
     patients = Patient.objects.for_practice(request.hint.practice).visible()
     patient = get_object_or_404(patients, pk=pk)
     audit_record(
-        hint=request.hint, action="patient.viewed", target_type="patient", target_id=str(pk)
+        practice=patient.practice_id,
+        actor=Actor.from_hint(request.hint),
+        action="patient.viewed",
+        target_type="patient",
+        target_id=pk,
     )
     return render(request, "sync/patients_detail.html", {"patient": patient})
 
@@ -117,8 +121,7 @@ def backfill_start(request: HintRequest) -> HttpResponse:
         # 409 for a plain form post; htmx swaps only 2xx, so the panel shows the message.
         status = 200 if request.htmx else 409
         return render(request, "sync/patients_backfill_panel.html", context, status=status)
-    run = backfill.backfill_start(practice=practice, requested_by=request.hint.actor_label)
-    audit_record(hint=request.hint, action="backfill.requested", target_type="backfill")
+    run = backfill.backfill_start(practice=practice, actor=Actor.from_hint(request.hint))
     if request.htmx:
         return render(request, "sync/patients_backfill_panel.html", {"run": run})
     return redirect_with_session(request, "handshake:settings")

@@ -10,6 +10,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from handshake import services as handshake_services
+from handshake.audit import Actor, audit_record
 from handshake.models import CONNECTED, Practice
 from hintpartner.hint import decode, policy
 from hintpartner.tasks import enqueue_later, enqueue_on_commit
@@ -355,7 +356,7 @@ def _event_failed(*, event_pk: int, exc: Exception) -> str:
     return event.status
 
 
-def event_replay(*, event: WebhookEvent) -> bool:
+def event_replay(*, event: WebhookEvent, actor: Actor) -> bool:
     """Queue a failed (or stuck) event again with a fresh retry budget; False if done already."""
     with transaction.atomic():
         count = (
@@ -370,15 +371,27 @@ def event_replay(*, event: WebhookEvent) -> bool:
         )
         if count:
             _queue([event.pk])
+            audit_record(
+                practice=event.practice_id,
+                actor=actor,
+                action="webhook.replayed",
+                target_type="webhook_event",
+                target_id=event.pk,
+                detail=event.type,
+            )
     return bool(count)
 
 
-def events_replay(*, practice: Any = None, status: str = WebhookEvent.Status.FAILED) -> int:
-    """Replay every event in `status` (one practice's, or all); returns how many were queued."""
+def events_replay(
+    *, actor: Actor, practice: Any = None, status: str = WebhookEvent.Status.FAILED
+) -> int:
+    """Replay every event in `status` (one practice's, or all); returns how many were queued.
+
+    Each replayed event gets its own audit entry (`event_replay`)."""
     rows = WebhookEvent.objects.filter(status=status)
     if practice is not None:
         rows = WebhookEvent.objects.for_practice(practice).filter(status=status)
     replayed = 0
-    for event in rows.only("pk", "status").iterator():
-        replayed += event_replay(event=event)
+    for event in rows.only("pk", "status", "practice_id", "type").iterator():
+        replayed += event_replay(event=event, actor=actor)
     return replayed

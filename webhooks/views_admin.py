@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from handshake.audit import audit_record
+from handshake.audit import Actor
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session, url_with_session
 from webhooks import services
@@ -92,14 +92,7 @@ def event_page(request: HintRequest, pk: int) -> HttpResponse:
 def event_replay(request: HintRequest, pk: int) -> HttpResponse:
     """Queue one failed event again."""
     event = get_object_or_404(_events(request), pk=pk)
-    if services.event_replay(event=event):
-        audit_record(
-            hint=request.hint,
-            action="webhook.replayed",
-            target_type="webhook_event",
-            target_id=str(event.pk),
-            detail=event.type,
-        )
+    services.event_replay(event=event, actor=Actor.from_hint(request.hint))
     return redirect_with_session(request, "webhooks:event", pk=event.pk)
 
 
@@ -107,12 +100,8 @@ def event_replay(request: HintRequest, pk: int) -> HttpResponse:
 @hint_session(permission="administer")
 def events_replay_failed(request: HintRequest) -> HttpResponse:
     """Queue every failed event of the practice again."""
-    count = services.events_replay(practice=request.hint.practice)
-    audit_record(
-        hint=request.hint,
-        action="webhook.replayed_all",
-        target_type="webhook_event",
-        detail=f"{count} event(s)",
+    count = services.events_replay(
+        practice=request.hint.practice, actor=Actor.from_hint(request.hint)
     )
     response = redirect_with_session(request, "webhooks:events")
     response["Location"] += f"&replayed={count}"

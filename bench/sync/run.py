@@ -33,6 +33,8 @@ from typing import Any
 
 import requests
 
+from handshake.audit import Actor
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -295,7 +297,7 @@ def child_patients(practice_id: str, n: int, skip_writeback: bool = False) -> No
             real_send(batch, hint)
 
     batch_patients.send_owed = timed_send
-    batch = batch_control.batch_start_patients(practice=practice, actor="bench")
+    batch = batch_control.batch_start_patients(practice=practice, actor=Actor(label="bench"))
     started = time.monotonic()
     batch_control.batch_run(batch_id=batch.pk)
     ended = time.monotonic()
@@ -337,7 +339,10 @@ def child_csv(practice_id: str, n: int) -> None:
     counter = Counter()
     counter.install()
     batch = batch_control.batch_start_csv(
-        practice=practice, actor="bench", contact_ids=parsed.contact_ids, source_name="bench.csv"
+        practice=practice,
+        actor=Actor(label="bench"),
+        contact_ids=parsed.contact_ids,
+        source_name="bench.csv",
     )
     started = time.monotonic()
     batch_control.batch_run(batch_id=batch.pk)

@@ -17,6 +17,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import get_resolver, path, reverse
 
+from handshake.audit import Actor
 from handshake.models import Practice
 from hintpartner.routes import Route, routes_undeclared, routes_walk
 from interactions import services as notes
@@ -175,7 +176,7 @@ def objects(practice_a: Practice) -> dict[str, Any]:
     note = notes.note_create(
         practice=practice_a,
         patient_hint_id=patient.hint_id,
-        actor=notes.Actor(user=None, label="Dr. A"),
+        actor=Actor(label="Dr. A"),
         body="Words.",
     )
     return {

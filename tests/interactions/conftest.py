@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from handshake.audit import Actor
 from handshake.models import Practice
 from interactions import services
 from interactions.models import Note
@@ -16,7 +17,7 @@ from sync.models import Patient
 DATA = Path(__file__).resolve().parent.parent / "data" / "interactions"
 PATIENT = "pat-Alice1"
 SESSION_TOKEN = "session-scoped-token"
-DR = services.Actor(user=None, label="Dr. Ada Clinician")
+DR = Actor(label="Dr. Ada Clinician")
 
 
 def interaction_answer(note: Note, **overrides: Any) -> dict[str, Any]:

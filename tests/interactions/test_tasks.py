@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from handshake.audit import Actor
 from handshake.models import Practice
 from hintpartner.hint import policy
 from interactions import push, services
@@ -67,7 +68,7 @@ def test_the_background_signing_patch_uses_the_practice_token(
     mocked_hint.post(create_url(), json=interaction_answer(written_note))
     mocked_hint.patch(update_url(), json=interaction_answer(written_note, status="signed"))
     note = push.note_push(note=written_note, token=SESSION_TOKEN, in_session=True)
-    note = services.note_sign(note=note, actor=services.Actor(user=None, label="Dr"))
+    note = services.note_sign(note=note, actor=Actor(label="Dr"))
 
     note = run_task(note)
     run_task(note)
@@ -159,7 +160,7 @@ def test_the_first_words_queue_one_background_push_in_case_the_page_goes_away(
 ) -> None:
     with override_settings(TASKS=DB_BACKEND):
         note = services.note_create(
-            practice=practice_a, patient_hint_id="pat-Alice1", actor=services.Actor(None, "Dr")
+            practice=practice_a, patient_hint_id="pat-Alice1", actor=Actor(label="Dr")
         )
         with django_capture_on_commit_callbacks(execute=True):
             note = services.note_save(note=note, title="T", body="a", base_version=1, actor=DR)

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.test import TestCase
 
+from handshake.audit import Actor
 from handshake.models import Practice
 from sync import backfill
 from sync.models import BackfillRun, Patient
@@ -29,7 +30,7 @@ def _serve(mocked_hint: Any, hint_url: str, pages: list[list[dict[str, Any]]]) -
 
 def _start(practice: Practice) -> BackfillRun:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        run = backfill.backfill_start(practice=practice, requested_by="test")
+        run = backfill.backfill_start(practice=practice, actor=Actor(label="test"))
     run.refresh_from_db()
     return run
 
@@ -93,8 +94,10 @@ def test_a_practice_that_is_not_connected_gets_a_failed_run(practice_a: Practice
 
 
 def test_a_second_request_while_one_is_queued_returns_the_same_run(practice_a: Practice) -> None:
-    first = backfill.backfill_start(practice=practice_a)  # queued: on_commit never fires here
-    assert backfill.backfill_start(practice=practice_a).pk == first.pk
+    first = backfill.backfill_start(
+        practice=practice_a, actor=Actor(label="test")
+    )  # queued: on_commit never fires here
+    assert backfill.backfill_start(practice=practice_a, actor=Actor(label="test")).pk == first.pk
 
 
 def test_the_first_backfill_is_queued_once_for_a_connected_practice(

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
+from handshake.audit import Actor
 from hintpartner.hint import api
 from sync import batch_control, batch_csv
 from sync.models import Batch, BatchRow, Contact
@@ -52,7 +53,7 @@ def _serve(mocked, hint_url, by_last_name):
 
 def _start(practice, contacts):
     return batch_control.batch_start_csv(
-        practice=practice, actor="Admin", contact_ids=[c.pk for c in contacts]
+        practice=practice, actor=Actor(label="Admin"), contact_ids=[c.pk for c in contacts]
     )
 
 
@@ -203,7 +204,7 @@ def test_abort_stops_the_csv_batch_and_leaves_the_rest_pending(
         write = real_row(b, row, hint, *args)
         done["n"] += 1
         if done["n"] == 5:
-            batch_control.batch_abort(batch=b, actor="Admin")
+            batch_control.batch_abort(batch=b, actor=Actor(label="Admin"))
         return write
 
     monkeypatch.setattr(batch_csv, "csv_row_plan", row_then_abort)

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
+from handshake.audit import Actor
 from handshake.models import Practice
 from sync import batch_control, batch_patients
 from sync.models import Batch, BatchRow, Contact
@@ -59,7 +60,7 @@ def test_is_the_worker(monkeypatch):
 
 
 def _start(practice):
-    return batch_control.batch_start_patients(practice=practice, actor="Admin")
+    return batch_control.batch_start_patients(practice=practice, actor=Actor(label="Admin"))
 
 
 def _patches(mocked):
@@ -191,7 +192,7 @@ def test_abort_stops_between_pages_and_keeps_what_is_done(
 
     def page_then_abort(b, *args, **kwargs):
         real_page(b, *args, **kwargs)
-        batch_control.batch_abort(batch=b, actor="Admin")
+        batch_control.batch_abort(batch=b, actor=Actor(label="Admin"))
 
     monkeypatch.setattr(batch_patients, "page_apply", page_then_abort)
     batch_control.batch_run(batch_id=batch.pk)
@@ -204,7 +205,7 @@ def test_abort_stops_between_pages_and_keeps_what_is_done(
 
 def test_a_queued_batch_aborts_at_once_and_never_runs(practice_a, mocked_hint):
     batch = _start(practice_a)
-    batch_control.batch_abort(batch=batch, actor="Admin")
+    batch_control.batch_abort(batch=batch, actor=Actor(label="Admin"))
     batch_control.batch_run(batch_id=batch.pk)
     assert Batch.objects.get(pk=batch.pk).status == Batch.Status.ABORTED
     assert len(mocked_hint.calls) == 0
@@ -284,7 +285,9 @@ def test_a_hint_outage_mid_list_fails_the_batch_with_a_message_and_resume_finish
     assert batch.checkpoint == 100 and batch.counts == {"no_match": 100}
 
     state["down"] = False
-    batch_control.batch_resume(batch=batch)  # queued; the test backend runs it on commit
+    batch_control.batch_resume(
+        batch=batch, actor=Actor(label="Admin")
+    )  # queued; the test backend runs it on commit
     batch_control.batch_run(batch_id=batch.pk)
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE
@@ -330,7 +333,7 @@ def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owe
     practice_a.installation_status = Practice.InstallationStatus.ACTIVE
     practice_a.token = "practice-a-new-token"
     practice_a.save()
-    batch_control.batch_resume(batch=batch)
+    batch_control.batch_resume(batch=batch, actor=Actor(label="Admin"))
     batch_control.batch_run(batch_id=batch.pk)
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE

@@ -3,6 +3,7 @@ import json
 import pytest
 import responses
 
+from handshake.audit import Actor
 from sync import contacts, inbound
 from sync.contacts import SyncError
 from sync.models import Contact, Patient, SyncLog
@@ -27,7 +28,9 @@ def test_linking_merges_with_the_contact_winning_and_writes_our_integration_fiel
     mocked_hint.get(_patients(hint_url), json=patient_json())
     mocked_hint.patch(_patients(hint_url), json=patient_json(email="new@x.test"))
 
-    contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+    contacts.contact_link(
+        contact=contact, patient_id="pat-100", actor=Actor(label="Ann"), token=TOKEN
+    )
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-100"
@@ -52,7 +55,9 @@ def test_linking_to_another_patient_unlinks_the_previous_one_on_both_sides(
     mocked_hint.patch(_patients(hint_url), json=patient_json())
     mocked_hint.patch(_patients(hint_url, "pat-old"), json={"id": "pat-old"})
 
-    contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+    contacts.contact_link(
+        contact=contact, patient_id="pat-100", actor=Actor(label="Ann"), token=TOKEN
+    )
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-100"
@@ -68,7 +73,9 @@ def test_linking_a_patient_linked_to_another_contact_moves_the_link(
     mocked_hint.get(_patients(hint_url), json=patient_json())
     mocked_hint.patch(_patients(hint_url), json=patient_json())
 
-    contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+    contacts.contact_link(
+        contact=contact, patient_id="pat-100", actor=Actor(label="Ann"), token=TOKEN
+    )
 
     first.refresh_from_db()
     assert first.hint_patient_id == ""
@@ -83,7 +90,9 @@ def test_a_refused_link_changes_nothing_here_and_logs_an_error(practice_a, mocke
     )
 
     with pytest.raises(SyncError, match="Email is invalid"):
-        contacts.contact_link(contact=contact, patient_id="pat-100", actor="Ann", token=TOKEN)
+        contacts.contact_link(
+            contact=contact, patient_id="pat-100", actor=Actor(label="Ann"), token=TOKEN
+        )
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == ""
@@ -97,7 +106,7 @@ def test_unlinking_removes_the_link_on_both_sides_and_keeps_both_records(
     contact = make_contact(practice_a, hint_patient_id="pat-100")
     mocked_hint.patch(_patients(hint_url), json={"id": "pat-100"})
 
-    contacts.contact_unlink(contact=contact, actor="Ann", token=TOKEN)
+    contacts.contact_unlink(contact=contact, actor=Actor(label="Ann"), token=TOKEN)
 
     contact.refresh_from_db()
     assert contact.hint_patient_id == "" and contact.synced_to_hint is False
@@ -114,7 +123,7 @@ def test_creating_the_patient_in_hint_sends_the_contact_and_links_it(
         json=patient_json(id="pat-new", last_name="Nunez", insurance_payer=None),
     )
 
-    contacts.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
+    contacts.patient_create_from_contact(contact=contact, actor=Actor(label="Ann"), token=TOKEN)
 
     body = _sent(mocked_hint.calls[0])
     assert body["first_name"] == "Ana" and body["last_name"] == "Nunez"
@@ -130,7 +139,7 @@ def test_creating_the_patient_in_hint_sends_the_contact_and_links_it(
 def test_creating_a_patient_needs_a_first_and_last_name(practice_a, mocked_hint):
     contact = make_contact(practice_a, last_name="")
     with pytest.raises(SyncError, match="first and a last name"):
-        contacts.patient_create_from_contact(contact=contact, actor="Ann", token=TOKEN)
+        contacts.patient_create_from_contact(contact=contact, actor=Actor(label="Ann"), token=TOKEN)
     assert len(mocked_hint.calls) == 0
 
 
@@ -141,7 +150,7 @@ def test_editing_a_linked_contact_pushes_only_the_changed_two_way_fields(
     mocked_hint.patch(_patients(hint_url), json=patient_json(city="Shelbyville"))
 
     warning = contacts.contact_update(
-        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor="Ann"
+        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor=Actor(label="Ann")
     )
 
     assert warning == ""
@@ -150,7 +159,9 @@ def test_editing_a_linked_contact_pushes_only_the_changed_two_way_fields(
 
 def test_editing_an_unlinked_contact_calls_nobody(practice_a, mocked_hint):
     contact = make_contact(practice_a)
-    contacts.contact_update(contact=contact, values={"city": "X"}, token=TOKEN, actor="Ann")
+    contacts.contact_update(
+        contact=contact, values={"city": "X"}, token=TOKEN, actor=Actor(label="Ann")
+    )
     assert len(mocked_hint.calls) == 0
 
 
@@ -159,7 +170,7 @@ def test_a_refused_push_keeps_the_edit_and_says_so(practice_a, mocked_hint, hint
     mocked_hint.patch(_patients(hint_url), status=503)
 
     warning = contacts.contact_update(
-        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor="Ann"
+        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor=Actor(label="Ann")
     )
 
     assert "Saved here, but not in Hint" in warning

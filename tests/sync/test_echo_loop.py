@@ -2,6 +2,7 @@
 
 import json
 
+from handshake.audit import Actor
 from sync import contacts, inbound
 from sync.mirror import patient_apply
 from sync.models import Contact
@@ -20,7 +21,9 @@ def test_the_echo_of_our_own_push_changes_nothing_and_sends_nothing(
     )
     mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-100", json=answer)
 
-    contacts.contact_update(contact=contact, values={"city": "Shelbyville"}, token="t", actor="A")
+    contacts.contact_update(
+        contact=contact, values={"city": "Shelbyville"}, token="t", actor=Actor(label="A")
+    )
     assert len(mocked_hint.calls) == 1
     before = Contact.objects.get(pk=contact.pk).updated_at
 
@@ -41,7 +44,9 @@ def test_the_answer_of_our_push_is_mirrored_so_a_late_older_webhook_is_ignored(
     answer = patient_json(address_city="New", updated_at="2024-03-01T00:00:00Z")
     mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-100", json=answer)
 
-    contacts.contact_update(contact=contact, values={"city": "New"}, token="t", actor="A")
+    contacts.contact_update(
+        contact=contact, values={"city": "New"}, token="t", actor=Actor(label="A")
+    )
     late = patient_apply(practice=practice_a, data=patient_json(address_city="Old"))
 
     assert late.changed is False  # the webhooks side never calls patient_changed for it

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client, TestCase
 
-from handshake.models import Practice
+from handshake.audit import Actor
+from handshake.models import AuditEntry, Practice
 from hintpartner.hint import policy
 from sync.models import Patient
 from tests.webhooks.conftest import deliver_and_dispatch, load_event, patient_event
@@ -15,6 +16,8 @@ from webhooks import services, tasks
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
+
+ADMIN = Actor(label="Ada Admin")
 
 
 @pytest.fixture
@@ -120,9 +123,11 @@ def test_replay_for_one_practice_leaves_the_other_alone(
     deliver_and_dispatch(client, patient_event(practice_id="pra-bbbb"))
     broken_mirror["broken"] = False
     with TestCase.captureOnCommitCallbacks(execute=True):
-        assert services.events_replay(practice=practice_a) == 1
+        assert services.events_replay(practice=practice_a, actor=ADMIN) == 1
     statuses = dict(WebhookEvent.objects.values_list("practice__hint_id", "status"))
     assert statuses == {"pra-aaaa": "processed", "pra-bbbb": "failed"}
+    entry = AuditEntry.objects.get(action="webhook.replayed")
+    assert (entry.practice, entry.actor_label) == (practice_a, "Ada Admin")
 
 
 def test_the_replay_command_refuses_an_unknown_practice(db: None) -> None:
@@ -132,7 +137,8 @@ def test_the_replay_command_refuses_an_unknown_practice(db: None) -> None:
 
 def test_a_processed_event_is_not_replayed(client: Client, practice_a: Practice) -> None:
     deliver_and_dispatch(client, patient_event())
-    assert services.event_replay(event=WebhookEvent.objects.get()) is False
+    assert services.event_replay(event=WebhookEvent.objects.get(), actor=ADMIN) is False
+    assert not AuditEntry.objects.filter(action="webhook.replayed").exists()
 
 
 def test_an_activation_event_counts_for_a_pending_practice_and_starts_a_first_backfill(

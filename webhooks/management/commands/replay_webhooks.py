@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from handshake.audit import Actor
 from handshake.models import Practice
 from webhooks import services
 from webhooks.models import WebhookEvent
@@ -24,5 +25,7 @@ class Command(BaseCommand):
             target = Practice.objects.filter(hint_id=practice).first()
             if target is None:
                 raise CommandError(f"No practice with Hint id {practice!r}.")
-        count = services.events_replay(practice=target, status=status)
+        count = services.events_replay(
+            practice=target, status=status, actor=Actor.background("manage.py replay_webhooks")
+        )
         self.stdout.write(f"Queued {count} {status} event(s) again.")
