@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from hintpartner import views
 
@@ -11,10 +11,9 @@ urlpatterns = [
     path("hint/", include("webhooks.urls")),  # hint/webhooks and its admin pages
     path("hint/sync/", include("sync.urls")),
     path("hint/notes/", include("interactions.urls")),
-    # Last: any other route under hint/ is our 404 page, also with DEBUG on.
-    re_path(r"^hint/(?P<rest>.*)$", views.iframe_not_found, name="iframe-not-found"),
+    path("hint/", include("handshake.urls_fallback")),  # last: our 404 for any other route
 ]
 
-handler404 = "hintpartner.views.page_not_found"
-handler403 = "hintpartner.views.permission_denied"
-handler500 = "hintpartner.views.server_error"
+handler404 = "handshake.error_pages.page_not_found"
+handler403 = "handshake.error_pages.permission_denied"
+handler500 = "handshake.error_pages.server_error"

@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client, RequestFactory
 
+from handshake import error_pages as views
 from handshake.models import Practice
-from hintpartner import views
 from tests.conftest import open_session
 from tests.sync.helpers import make_contact
 
