@@ -8,6 +8,7 @@ from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session
 from handshake.roles import roles_granting
+from hintpartner.hint import api, errors
 from interactions import push, services
 from interactions.models import Note
 from sync.models import Patient
@@ -22,17 +23,30 @@ def _note_or_404(request: HintRequest, note_id: int) -> Note:
 
 
 def _patient_of_practice(request: HintRequest, patient_id: str) -> bool:
-    """A patient the session may name: its chart's patient, one in this practice's mirror of
-    Hint, or one this practice already has notes for. Anything else (another practice's patient)
-    would store a note Hint later refuses."""
+    """A patient the session may name: one in this practice's mirror of Hint, one this practice
+    already has notes for, or the chart's patient if Hint does not deny it. Anything else
+    (another practice's patient) would store a note Hint later refuses."""
     hint = request.hint
-    if patient_id == hint.patient_id:
-        return True
     notes = Note.objects.for_practice(hint.practice).for_patient(patient_id)
-    return (
+    if (
         Patient.objects.for_practice(hint.practice).filter(hint_id=patient_id).exists()
         or notes.exists()
-    )
+    ):
+        return True
+    if patient_id != hint.patient_id:
+        return False
+    # The chart's patient may come from the SDK's unsigned ?patient_id and be missing from the
+    # mirror (a patient created a moment ago): Hint, asked with this session's token, which it
+    # scopes to the practice, says whether the patient is the practice's.
+    try:
+        api.patient_get(token=hint.token, patient_id=patient_id)
+    except errors.HintNotFound:
+        return False
+    except errors.HintError:
+        # Hint cannot say now: the chart's word stands. The note is kept here either way, and a
+        # push Hint refuses is shown on the note.
+        return True
+    return True
 
 
 def _int_or_none(raw: str | None) -> int | None:

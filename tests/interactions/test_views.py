@@ -246,6 +246,29 @@ def test_a_note_for_a_patient_nobody_here_knows_is_404(
     assert not Note.objects.exists()
 
 
+def test_a_chart_patient_named_only_by_the_sdk_and_denied_by_hint_gets_no_note(
+    client: Client, practice_a: Practice, mocked_hint: Any, hint_url: str
+) -> None:
+    key = open_session(practice_a, ["clinician"])
+    # The SDK's patient change is an unsigned ?patient_id: it may name any patient.
+    client.get(reverse("handshake:clinical_chart"), {"session_key": key, "patient_id": "pat-OfB"})
+    mocked_hint.get(f"{hint_url}/api/provider/patients/pat-OfB", status=404, json={})
+    response = client.post(reverse("interactions:note-new"), {"session_key": key})
+    assert response.status_code == 404
+    assert not Note.objects.exists()
+
+
+def test_a_chart_patient_hint_confirms_gets_a_note_before_the_mirror_has_it(
+    client: Client, practice_a: Practice, mocked_hint: Any, hint_url: str
+) -> None:
+    key = open_session(practice_a, ["clinician"])
+    client.get(reverse("handshake:clinical_chart"), {"session_key": key, "patient_id": "pat-New"})
+    mocked_hint.get(f"{hint_url}/api/provider/patients/pat-New", json={"id": "pat-New"})
+    response = client.post(reverse("interactions:note-new"), {"session_key": key})
+    assert response.status_code == 303
+    assert Note.objects.get().patient_hint_id == "pat-New"
+
+
 def test_another_practices_patient_has_no_notes_page_here(
     client: Client, practice_b: Practice, clinician_key: str
 ) -> None:
