@@ -33,8 +33,6 @@ from typing import Any
 
 import requests
 
-from handshake.audit import Actor
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -280,6 +278,7 @@ def prepare_patients(practice_id: str, n: int) -> None:
 
 
 def child_patients(practice_id: str, n: int, skip_writeback: bool = False) -> None:
+    from handshake.audit import Actor
     from handshake.models import Practice
     from sync import batch_control, batch_patients
     from sync.models import Batch
@@ -326,6 +325,7 @@ def prepare_csv(practice_id: str, n: int) -> None:
 
 
 def child_csv(practice_id: str, n: int) -> None:
+    from handshake.audit import Actor
     from handshake.models import Practice
     from sync import batch_control
     from sync.csv_input import csv_check_ids, csv_parse
