@@ -1,7 +1,18 @@
-// Clinical notes: local times, and a copy of unsaved editor text kept in this tab's
-// sessionStorage until the server confirms it (an expired session or a reload between keystroke
-// and autosave must not lose words). The copy is removed as soon as a save covers it.
+// Clinical notes: local times; editor text not yet saved kept on this device (localStorage) until
+// the server confirms exactly that text, and offered back when the note is opened again, in this
+// tab or another; an expired session that keeps the editor and says so; and a pending save
+// flushed before following the chart to another patient.
 (function () {
+  "use strict";
+  // One entry per note: {title, body, base, at}. Never the session key. Kept only while unsaved.
+  var DRAFT_PREFIX = "hintpartner-draft:";
+  // Patient text must not linger on a shared machine: drafts nobody came back for go.
+  var DRAFT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+  // How long following the chart waits for the pending save; after it the text stays stored.
+  var FLUSH_TIMEOUT_MS = 4000;
+
+  var editor = null;  // the open editor, for the flush before following the chart
+
   function localize(root) {
     root.querySelectorAll("time[data-local-time]").forEach(function (el) {
       var at = new Date(el.getAttribute("datetime"));
@@ -12,43 +23,193 @@
     });
   }
 
-  function keepUnsaved() {
+  // --- drafts in localStorage (absent, full or blocked storage must never break the editor) ---
+  function storage() {
+    try { return window.localStorage || null; } catch (e) { return null; }
+  }
+  function draftKey(practiceId, noteId) { return DRAFT_PREFIX + practiceId + ":" + noteId; }
+  function draftRead(key) {
+    var s = storage();
+    if (!s) return null;
+    try {
+      var draft = JSON.parse(s.getItem(key) || "null");
+      return draft && typeof draft.body === "string" && typeof draft.title === "string" ? draft : null;
+    } catch (e) { return null; }
+  }
+  function draftWrite(key, draft) {
+    var s = storage();
+    if (!s) return false;
+    try { s.setItem(key, JSON.stringify(draft)); return true; } catch (e) { return false; }
+  }
+  function draftForget(key) {
+    var s = storage();
+    if (!s) return;
+    try { s.removeItem(key); } catch (e) { /* nothing kept, nothing to remove */ }
+  }
+  function draftsPrune() {
+    var s = storage();
+    if (!s) return;
+    try {
+      for (var i = s.length - 1; i >= 0; i--) {
+        var key = s.key(i);
+        if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
+        var draft = draftRead(key);
+        if (!draft || !(Date.now() - new Date(draft.at).getTime() < DRAFT_MAX_AGE_MS)) s.removeItem(key);
+      }
+    } catch (e) { /* storage blocked: nothing to prune */ }
+  }
+  function sameText(a, b) { return !!(a && b && a.title === b.title && a.body === b.body); }
+  function when(iso) {
+    var at = new Date(iso);
+    if (isNaN(at)) return "earlier";
+    var opts = { hour: "2-digit", minute: "2-digit" };
+    if (at.toDateString() !== new Date().toDateString()) { opts.month = "short"; opts.day = "numeric"; }
+    return at.toLocaleString([], opts);
+  }
+
+  // --- the editor ---
+  function inEditor(elt) { return !!(elt && elt.closest && elt.closest("#note-editor")); }
+
+  function editorStart() {
     var form = document.getElementById("note-form");
-    if (!form || !window.sessionStorage) return;
-    var key = "hintpartner-note-" + form.dataset.noteId;
+    if (!form) return;
+    var key = draftKey(form.dataset.practiceId, form.dataset.noteId);
     var title = document.getElementById("note-title");
     var body = document.getElementById("note-body");
-    var edits = 0, sent = -1, kept = null;
-    try { kept = JSON.parse(sessionStorage.getItem(key) || "null"); } catch (e) { kept = null; }
-    var box = document.getElementById("note-unsaved");
-    if (kept && kept.title === title.value && kept.body === body.value) {
-      sessionStorage.removeItem(key);  // the server has it
-    } else if (kept && box) {
-      box.hidden = false;
-      box.querySelector("button").addEventListener("click", function () {
-        title.value = kept.title; body.value = kept.body; box.hidden = true;
-        body.dispatchEvent(new Event("input", { bubbles: true }));
-      });
+    // `kept`: whether storage holds the text (false when blocked or full: then flush always).
+    var state = { form: form, key: key, expired: false, kept: !!storage() };
+    editor = state;
+
+    function text() { return { title: title.value, body: body.value }; }
+    function base() {
+      var el = document.getElementById("note-base-version");
+      return el ? el.value : "";
     }
+    state.text = text;
+    state.keep = function () {
+      state.kept = draftWrite(key, { title: title.value, body: body.value, base: base(), at: new Date().toISOString() });
+    };
+    state.unsaved = function () { return !state.kept || !!draftRead(key); };
+    state.saved = function (sent) {
+      // The server holds `sent` now: forget the copy if it is that text, else it was typed on
+      // top of `sent`, whose version the answer just put in base_version.
+      var kept = draftRead(key);
+      if (sameText(kept, sent)) { draftForget(key); return; }
+      if (kept) { kept.base = base(); draftWrite(key, kept); }
+    };
+
+    var offered = draftRead(key);
     if (title.value !== title.defaultValue || body.value !== body.defaultValue) {
-      // The browser restored text the server never got: save it.
-      setTimeout(function () { body.dispatchEvent(new Event("input", { bubbles: true })); }, 0);
+      // The browser restored text the server never got: keep it and save it.
+      state.keep();
+      setTimeout(function () { htmx.trigger(form, "submit"); }, 0);
+    } else if (offered && sameText(offered, text())) {
+      draftForget(key);  // the server has it
+    } else if (offered) {
+      offer(state, offered, title, body);
     }
+
     form.addEventListener("input", function () {
-      edits += 1;
-      sessionStorage.setItem(key, JSON.stringify({ title: title.value, body: body.value }));
+      state.keep();
+      if (state.expired) expiredShow();
     });
-    form.addEventListener("htmx:beforeRequest", function () { sent = edits; });
+    // Which text each save request carried (the sign button posts the form's fields too).
+    form.addEventListener("htmx:beforeRequest", function (e) {
+      if (e.detail.elt === form || e.detail.elt.hasAttribute("data-saves-note")) e.detail.xhr.noteSent = text();
+    });
     form.addEventListener("htmx:afterRequest", function (e) {
-      if (e.detail.xhr && e.detail.xhr.status === 200 && sent === edits) sessionStorage.removeItem(key);
+      var xhr = e.detail.xhr;
+      if (xhr && xhr.noteSent && xhr.status >= 200 && xhr.status < 300) state.saved(xhr.noteSent);
     });
-    document.querySelectorAll("[data-forget-unsaved]").forEach(function (el) {
-      el.addEventListener("click", function () { sessionStorage.removeItem(key); });
+  }
+
+  function offer(state, draft, title, body) {
+    var box = document.getElementById("note-unsaved");
+    if (!box) return;
+    box.querySelector("[data-draft-time]").textContent = when(draft.at);
+    box.hidden = false;
+    box.querySelector("[data-draft-restore]").addEventListener("click", function () {
+      box.hidden = true;
+      title.value = draft.title;
+      body.value = draft.body;
+      // Saved over the version the text was written on: if the note changed since (another
+      // tab), the usual conflict page shows both versions instead of overwriting either.
+      var baseEl = document.getElementById("note-base-version");
+      if (baseEl && draft.base) baseEl.value = draft.base;
+      state.keep();
+      htmx.trigger(state.form, "submit");
+    });
+    box.querySelector("[data-draft-discard]").addEventListener("click", function () {
+      box.hidden = true;
+      draftForget(state.key);
+    });
+  }
+
+  // A 401 inside the editor: the session ended. Keep the page and its text (no HX-Refresh to
+  // the "open this app again" page), say where the text is and how to continue, send no more.
+  function expiredShow() {
+    var box = document.getElementById("note-expired");
+    if (!box || !editor) return;
+    // Kept on this device, all saved already, or neither (storage blocked): say which.
+    var unkept = !editor.kept;
+    var kept = !unkept && !!draftRead(editor.key);
+    box.querySelector("[data-expired-kept]").hidden = !kept;
+    box.querySelector("[data-expired-saved]").hidden = kept || unkept;
+    box.querySelector("[data-expired-unkept]").hidden = !unkept;
+    if (box.hidden) { box.hidden = false; box.scrollIntoView({ block: "nearest" }); }
+  }
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
+    var xhr = e.detail.xhr;
+    if (!xhr || xhr.status !== 401 || !editor || !inEditor(e.detail.elt)) return;
+    e.preventDefault();
+    editor.expired = true;
+    expiredShow();
+  });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    // The page's key is dead: autosaves and polls would only answer 401 again.
+    if (editor && editor.expired && inEditor(e.detail.elt)) e.preventDefault();
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var elt = e.detail.elt;
+    var xhr = e.detail.xhr;
+    if (editor && elt && elt.hasAttribute && elt.hasAttribute("data-forget-unsaved-after") && xhr && xhr.status >= 200 && xhr.status < 300) {
+      draftForget(editor.key);  // a discarded draft
+    }
+  });
+  document.addEventListener("click", function (e) {
+    if (editor && e.target.closest && e.target.closest("[data-forget-unsaved]")) draftForget(editor.key);
+  });
+
+  // Save what the editor holds now and wait for the answer (or FLUSH_TIMEOUT_MS, after which
+  // the text simply stays in localStorage). Resolves at once when nothing is unsaved.
+  function editorFlush() {
+    if (!editor || editor.expired || !editor.unsaved() || !window.htmx) return Promise.resolve();
+    var form = editor.form;
+    return new Promise(function (resolve) {
+      var done = false;
+      function finish() {
+        if (done) return;
+        done = true;
+        form.removeEventListener("htmx:afterRequest", answered);
+        resolve();
+      }
+      function answered(e) {
+        var xhr = e.detail.xhr;
+        if (!xhr || !xhr.noteSent) return;
+        // Refused or failed: the copy stays in storage. Saved: done once it was this text (an
+        // earlier save still in flight answers first).
+        var ok = xhr.status >= 200 && xhr.status < 300;
+        if (!ok || sameText(xhr.noteSent, editor.text())) finish();
+      }
+      form.addEventListener("htmx:afterRequest", answered);
+      setTimeout(finish, FLUSH_TIMEOUT_MS);
+      htmx.trigger(form, "submit");
     });
   }
 
   // Inside a chart: start Hint's SDK (it reports our height to Hint) and, when the chart moves to
-  // another patient, go to that patient's notes through the clinical_chart surface.
+  // another patient, save the editor's text first, then go to that patient's notes through the
+  // clinical_chart surface.
   function followChart() {
     var ctx = document.getElementById("notes-context");
     var sdk = window.HintSDK;
@@ -59,14 +220,22 @@
         if (!next || !next.id || next.id === ctx.dataset.patientId) return;
         var url = new URL(ctx.dataset.chartUrl, window.location.href);
         url.searchParams.set("patient_id", next.id);
-        window.location.replace(url.toString());
+        editorFlush().then(function () { window.location.replace(url.toString()); });
       });
     });
   }
 
+  // A signed note takes no more drafts: forget any copy of its text on this device.
+  function signedForget() {
+    var el = document.getElementById("note-drafts-forget");
+    if (el) draftForget(draftKey(el.dataset.practiceId, el.dataset.noteId));
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localize(document);
-    keepUnsaved();
+    draftsPrune();
+    signedForget();
+    editorStart();
     followChart();
   });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });

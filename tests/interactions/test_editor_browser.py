@@ -7,10 +7,11 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError
 from django.urls import reverse
 
-from handshake.models import Practice
+from handshake.models import HintSession, Practice
 from interactions import services
 from interactions.models import Note
 from tests.conftest import open_session
@@ -53,6 +54,19 @@ def eventually(page, check, *, seconds: float = 15) -> None:
             return
         page.wait_for_timeout(250)
     assert check()
+
+
+def drafts(page) -> dict[str, dict]:
+    """The unsaved text the editor keeps in this browser's localStorage, by key."""
+    return page.evaluate(
+        """() => Object.fromEntries(Object.keys(localStorage)
+            .filter((k) => k.startsWith("hintpartner-draft:"))
+            .map((k) => [k, JSON.parse(localStorage.getItem(k))]))"""
+    )
+
+
+def note_url(live_server, note: Note, key: str) -> str:
+    return live_server.url + reverse("interactions:note", args=[note.pk]) + f"?session_key={key}"
 
 
 @pytest.fixture
@@ -99,6 +113,7 @@ def test_a_clinician_types_sees_it_saved_and_synced_then_signs(
     saved = stored(page, note.pk)
     assert saved.status == Note.Status.SIGNED
     assert saved.hint_status == "signed"
+    assert drafts(page) == {}  # nothing of a signed note stays on the device
 
 
 def test_a_second_tab_is_shown_both_versions_instead_of_overwriting(
@@ -142,39 +157,161 @@ def test_text_typed_just_before_a_reload_is_offered_back(
     page.fill("#note-body", "Saved part. Typed just before the reload.")
     page.reload()  # before the autosave's pause is over
 
-    page.wait_for_selector("#note-unsaved >> text=Restore it", timeout=10_000)
-    page.click("#note-unsaved button")
+    page.wait_for_selector("#note-unsaved >> text=You have unsaved text from", timeout=10_000)
+    page.click("#note-unsaved >> text=Restore")
     eventually(
         page,
         lambda: stored(page, note.pk).body == "Saved part. Typed just before the reload.",
     )
+    eventually(page, lambda: drafts(page) == {})
 
 
-def test_text_typed_as_the_session_expires_survives_reopening_from_hint(
+# --- unsaved text through an expired session, a change of patient and a new tab ---------------
+
+FAKE_SDK = """
+window.HintSDK = {
+  init: function (callback) { setTimeout(callback, 0); },
+  onCurrentPatientChanged: function (callback) { window.__patientChanged = callback; }
+};
+"""
+
+
+@pytest.fixture
+def context(monkeypatch):
+    """A browser context for several tabs sharing one localStorage (as Hint's tabs do)."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        browser = csp_watched(pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
+        try:
+            yield browser.new_context()
+        finally:
+            browser.close()
+
+
+def test_an_autosave_after_the_session_expired_keeps_the_text_and_offers_it_back(
     page, live_server, practice_a: Practice, mocked_hint
 ) -> None:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from handshake.models import HintSession
-
     mocked_hint.add_passthru(live_server.url)
     note = make_note(practice_a, title="Visit", body="Saved part.")
     mocked_hint.post(create_url(), json=interaction_answer(note))
-    path = reverse("interactions:note", args=[note.pk])
     key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
-    page.goto(f"{live_server.url}{path}?session_key={key}")
+    page.goto(note_url(live_server, note, key))
 
-    HintSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    HintSession.objects.all().delete()
     page.fill("#note-body", "Saved part. Typed as the session ran out.")
-    page.wait_for_selector("text=Please open this app again from Hint", timeout=15_000)
+    page.wait_for_selector("#note-expired >> text=kept on this device", timeout=15_000)
+
+    assert page.input_value("#note-body") == "Saved part. Typed as the session ran out."
+    assert "open this note again from Hint" in page.inner_text("#note-expired")
+    assert page.locator("text=Please open this app again from Hint").count() == 0
     assert stored(page, note.pk).body == "Saved part."
+    (kept,) = drafts(page).values()
+    assert kept["body"] == "Saved part. Typed as the session ran out."
+    assert key not in page.evaluate("JSON.stringify(localStorage)")
 
     again = open_session(practice_a, ["clinician"], patient_id=PATIENT)
-    page.goto(f"{live_server.url}{path}?session_key={again}")
-    page.click("#note-unsaved button", timeout=10_000)
+    page.goto(note_url(live_server, note, again))
+    page.wait_for_selector("#note-unsaved >> text=You have unsaved text from", timeout=10_000)
+    assert page.input_value("#note-body") == "Saved part."  # nothing replaced until chosen
+    page.click("#note-unsaved >> text=Restore")
+
     eventually(
-        page,
-        lambda: stored(page, note.pk).body == "Saved part. Typed as the session ran out.",
+        page, lambda: stored(page, note.pk).body == "Saved part. Typed as the session ran out."
     )
+    eventually(page, lambda: drafts(page) == {})
+    assert page.is_hidden("#note-expired")
+
+
+def test_following_the_chart_to_another_patient_saves_the_text_first(
+    page, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="Saved part.")
+    mocked_hint.post(create_url(), json=interaction_answer(note))
+    page.route(
+        f"{settings.HINT_API_URL}/hint-sdk.js",
+        lambda route: route.fulfill(body=FAKE_SDK, content_type="text/javascript"),
+    )
+    seen: list[str] = []
+    page.on("response", lambda r: seen.append("saved") if "/save?" in r.url + "?" else None)
+    page.on("request", lambda r: seen.append("chart") if "/hint/clinical_chart" in r.url else None)
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    page.goto(note_url(live_server, note, key))
+    page.wait_for_function("window.__patientChanged !== undefined")
+
+    page.fill("#note-body", "Saved part. Typed a moment before the chart moved.")
+    assert seen == []  # the autosave waits for a pause in typing
+    with page.expect_navigation(url="**/hint/clinical_chart**"):
+        page.evaluate("window.__patientChanged({id: 'pat-Bob2', name: 'Bob Doe'})")
+
+    assert seen[:2] == ["saved", "chart"]
+    assert stored(page, note.pk).body == "Saved part. Typed a moment before the chart moved."
+    assert drafts(page) == {}
+
+
+def test_a_save_that_fails_as_the_chart_moves_leaves_the_text_on_the_device(
+    page, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="Saved part.")
+    page.route(
+        f"{settings.HINT_API_URL}/hint-sdk.js",
+        lambda route: route.fulfill(body=FAKE_SDK, content_type="text/javascript"),
+    )
+    page.route("**/save?*", lambda route: route.abort())  # the network drops the save
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    page.goto(note_url(live_server, note, key))
+    page.wait_for_function("window.__patientChanged !== undefined")
+
+    page.fill("#note-body", "Saved part. Typed as the network dropped.")
+    with page.expect_navigation(url="**/hint/clinical_chart**"):
+        page.evaluate("window.__patientChanged({id: 'pat-Bob2', name: 'Bob Doe'})")
+
+    assert stored(page, note.pk).body == "Saved part."
+    (kept,) = drafts(page).values()
+    assert kept["body"] == "Saved part. Typed as the network dropped."
+
+
+def test_unsaved_text_from_a_closed_tab_is_offered_in_a_new_one(
+    context, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="Saved part.")
+    mocked_hint.post(create_url(), json=interaction_answer(note))
+    first = context.new_page()
+    first.goto(note_url(live_server, note, open_session(practice_a, ["clinician"])))
+    first.fill("#note-body", "Saved part. Typed in a tab that closed.")
+    first.close()  # before the autosave's pause is over
+
+    second = context.new_page()
+    second.goto(note_url(live_server, note, open_session(practice_a, ["clinician"])))
+    assert stored(second, note.pk).body == "Saved part."
+    second.wait_for_selector("#note-unsaved >> text=You have unsaved text from", timeout=10_000)
+    second.click("#note-unsaved >> text=Restore")
+
+    eventually(
+        second, lambda: stored(second, note.pk).body == "Saved part. Typed in a tab that closed."
+    )
+    eventually(second, lambda: drafts(second) == {})
+
+
+def test_discarding_the_offered_text_forgets_it_and_keeps_the_saved_note(
+    context, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="Saved part.")
+    first = context.new_page()
+    first.goto(note_url(live_server, note, open_session(practice_a, ["clinician"])))
+    first.fill("#note-body", "Saved part. Then a thought to drop.")
+    first.close()
+
+    second = context.new_page()
+    second.goto(note_url(live_server, note, open_session(practice_a, ["clinician"])))
+    second.click("#note-unsaved >> text=Discard", timeout=10_000)
+
+    assert second.is_hidden("#note-unsaved")
+    assert drafts(second) == {}
+    assert second.input_value("#note-body") == "Saved part."
+    assert stored(second, note.pk).body == "Saved part."

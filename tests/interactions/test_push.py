@@ -1,7 +1,10 @@
 """Notes reach Hint as partner interactions: once, in order, and never at the cost of text."""
 
+import json
+
 import pytest
 import requests
+import responses
 from django.test import override_settings
 
 from handshake.models import Practice
@@ -250,3 +253,66 @@ def test_a_push_already_under_way_is_not_duplicated(written_note: Note, mocked_h
     push(written_note)
 
     assert len(mocked_hint.calls) == 0
+
+
+# Hint's partner interaction holds the note's title, status and the link back to it; the text
+# itself opens from that link, out of the stored row. What a push sends must be that stored note.
+
+
+def test_a_push_sends_exactly_the_saved_note_even_from_an_older_copy(
+    practice_a: Practice, mocked_hint
+) -> None:
+    before_the_save = services.note_create(
+        practice=practice_a, patient_hint_id="pat-Alice1", actor=DR
+    )
+    saved = services.note_save(
+        note=before_the_save,
+        title="Knee pain",
+        body="Swelling down since Monday.",
+        base_version=1,
+        actor=DR,
+    )
+    mocked_hint.post(create_url(), json=interaction_answer(saved))
+
+    note = push(before_the_save)
+
+    (call,) = calls_to(mocked_hint, "POST", create_url())
+    assert sent_json(call)["title"] == "Knee pain"
+    assert sent_json(call)["integration_web_link"].endswith(f"/hint/notes/{saved.pk}/")
+    assert note.hint_title == "Knee pain"
+    assert (note.title, note.body, note.version) == (saved.title, saved.body, saved.version)
+    assert note.sync_state == Note.SyncState.SYNCED
+
+
+def test_a_save_landing_during_a_push_is_pushed_next_not_lost(
+    written_note: Note, mocked_hint
+) -> None:
+    def save_while_hint_answers(request):
+        services.note_save(
+            note=written_note,
+            title="Follow-up visit, knee",
+            body="Feeling better. Knee still stiff in the morning.",
+            base_version=written_note.version,
+            actor=DR,
+        )
+        return 200, {}, json.dumps(interaction_answer(written_note))
+
+    mocked_hint.add_callback(
+        responses.POST,
+        create_url(),
+        callback=save_while_hint_answers,
+        content_type="application/json",
+    )
+    mocked_hint.patch(update_url(), json=interaction_answer(written_note))
+
+    note = push(written_note)
+    assert note.hint_title == "Follow-up visit"  # what Hint confirmed
+    assert note.sync_state == Note.SyncState.PENDING  # and the newer save still owed
+
+    note = push(note)
+
+    (patch,) = calls_to(mocked_hint, "PATCH", update_url())
+    assert sent_json(patch)["title"] == "Follow-up visit, knee"
+    assert note.hint_title == "Follow-up visit, knee"
+    assert note.body == "Feeling better. Knee still stiff in the morning."
+    assert note.sync_state == Note.SyncState.SYNCED
