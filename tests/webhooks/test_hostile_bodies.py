@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import DataError, OperationalError, connection, transaction
 from django.test import Client
 
 from handshake.models import Practice
@@ -106,6 +106,22 @@ def test_nul_characters_are_removed_the_event_is_stored_and_applied(
     lines = [r.getMessage() for r in caplog.records if r.name == "hintpartner.hint.decode"]
     assert lines == ["webhook body held 4 NUL character(s); removed before storing"]
     assert "private" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("payload", "event_type"),
+    [({"name": "x\u0000"}, "patient.created"), ({}, "patient\u0000created")],
+    ids=["jsonb", "text"],
+)
+def test_postgresql_stores_no_nul_in_jsonb_or_text_which_is_why_the_decoder_removes_them(
+    db: None, payload: dict[str, Any], event_type: str
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (CI runs the unit suite on it through DATABASE_URL)")
+    with pytest.raises(DataError), transaction.atomic():
+        UnroutedWebhookEvent.objects.create(
+            event_id="evt-nul", type=event_type, hint_practice_id="", payload=payload
+        )
 
 
 # --- seed-shaped events: {type, object, timestamp} -------------------------------------------
