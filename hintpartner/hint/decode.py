@@ -22,8 +22,9 @@ class BodyRefused(ValueError):
     """A signed body that can never be stored or acted on: sending it again fails the same way."""
 
 
-# One JSON string, escapes included (the "unrolled loop" form: linear, no backtracking).
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Escaped characters (so that `\\"` ends no string), then one JSON string without escapes.
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_STRING = re.compile(r'"[^"]*"')
 # Everything but brackets, once strings are gone.
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 # A NUL or a UTF-16 surrogate can only reach a string through a \u escape (strict JSON refuses
@@ -36,8 +37,10 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 def _depth_exceeds(text: str, limit: int) -> bool:
     """Whether the JSON text nests deeper than `limit`, found without recursion (brackets
     inside strings do not count); stops at the first level past the limit."""
+    if text.count("[") + text.count("{") <= limit:  # the common case: too few to nest that deep
+        return False
     depth = 0
-    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text))):
         depth += 1 if bracket in "[{" else -1
         if depth > limit:
             return True
@@ -53,6 +56,9 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise BodyRefused("The body holds a number too large for JSON's range.")
     return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _clean_strings(value: Any) -> tuple[Any, int]:
@@ -105,7 +111,7 @@ def json_body(body: bytes, *, what: str = "body") -> Any:
     if _depth_exceeds(text, MAX_DEPTH):
         raise BodyRefused(f"The body nests deeper than {MAX_DEPTH} levels.")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = _DECODER.decode(text)
     except BodyRefused:
         raise
     except RecursionError as exc:  # the pre-scan bounds depth; this is the belt to its braces

@@ -72,6 +72,8 @@ def test_nesting_past_64_levels_is_refused_before_any_recursion(depth: int) -> N
 def test_64_levels_are_read_and_brackets_inside_strings_do_not_count() -> None:
     assert decode.json_body(("[" * 64 + "]" * 64).encode()) is not None
     assert decode.json_body(json.dumps({"note": "[{" * 500}).encode()) == {"note": "[{" * 500}
+    tricky = {"a": '\\"[{' * 100, "b": ['"]}' * 100, "\\"], "c": [[["\\\\"]]]}
+    assert decode.json_body(json.dumps(tricky).encode()) == tricky
 
 
 def test_an_unclosed_nest_is_refused_for_its_depth_not_a_recursion_error() -> None:
