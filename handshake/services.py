@@ -5,7 +5,6 @@ pieces other apps call are re-exported here.
 """
 
 import hashlib
-import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -84,9 +83,10 @@ def handshake_verify(*, body: bytes, signature: str | None) -> tuple[dict[str, A
         )
         raise HandshakeRejected("The handshake signature is missing or wrong.", status=401)
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HandshakeRejected("The handshake body is not JSON.", status=400) from exc
+        # NaN/Infinity, absurd nesting and lone surrogates are refused; NUL characters removed.
+        payload = decode.json_body(body, what="handshake body")
+    except decode.BodyRefused as exc:
+        raise HandshakeRejected(f"The handshake body is not readable: {exc}", status=400) from exc
     if not isinstance(payload, dict):
         raise HandshakeRejected("The handshake body is not a JSON object.", status=400)
     if not _text(_object(payload.get("practice")).get("id"), 101):

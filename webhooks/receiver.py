@@ -4,14 +4,14 @@ Shared by the Django view (`views.webhook_receive`) and the lean WSGI route (`we
 so both give the same answer to the same bytes. No other work happens inside the request.
 """
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
-from hintpartner.hint import signing
+from hintpartner.hint import decode, signing
 from webhooks import services
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,8 @@ def _refusal(status: int, message: str) -> Answer:
 # Hint retries any delivery not answered 2xx within about 10 seconds (exponential backoff or
 # hourly for 72 hours, muted after 100 failures in a row). So a 4xx here means "Hint will keep
 # sending this and it will keep failing": only for deliveries that are not Hint's (forged,
-# oversized, malformed). Everything Hint could legitimately send gets a 200.
+# oversized, malformed). Everything Hint could legitimately send gets a 200. A 5xx means "send it
+# again": only for a failure that may pass (the database unreachable), never for the body itself.
 def delivery_answer(
     *, declared_length: str | None, read_body: Callable[[int], bytes], signature: str | None
 ) -> Answer:
@@ -52,15 +53,20 @@ def delivery_answer(
         )
         return _refusal(401, "The signature does not match.")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        # 400: signed but unreadable; Hint's retries would fail the same way.
-        return _refusal(400, "The body is not JSON.")
-    try:
-        created = services.event_receive(payload=payload)
-    except services.EventInvalid as exc:
-        # 400: a signed event without id, type or practice_id cannot be stored or acted on.
+        payload = decode.json_body(body, what="webhook body")
+    except decode.BodyRefused as exc:
+        # 400: signed but unreadable (not JSON, NaN/Infinity, absurd nesting, not text); Hint's
+        # retries would fail the same way.
         return _refusal(400, str(exc))
+    try:
+        created = services.event_receive(payload=payload, body=body)
+    except services.EventInvalid as exc:
+        # 400: signed JSON that is not an event (not an object, no type) cannot be stored.
+        return _refusal(400, str(exc))
+    except (OperationalError, InterfaceError):
+        # 503: the database is unreachable; nothing was stored, and Hint's retry will store it.
+        logger.exception("webhook delivery not stored: the database is unavailable")
+        return _refusal(503, "Not stored: the database is unavailable; send it again later.")
     # 200: stored (or stored before: a repeat adds no work). Unknown types and unknown or
     # disconnected practices are stored as ignored and also get 200, or Hint would retry forever.
     return 200, {"received": True, "duplicate": not created}

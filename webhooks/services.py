@@ -1,5 +1,6 @@
 """Store Hint's webhook events once, then process each through a table of handlers."""
 
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 # wait for a replay (admin page or `manage.py replay_webhooks`).
 MAX_ATTEMPTS = getattr(settings, "WEBHOOK_MAX_ATTEMPTS", 5)
 ERROR_LIMIT = 2000
+# The id of an event Hint sent without one: this prefix and the sha256 of the signed body.
+BODY_ID_PREFIX = "body-"
 
 
 class EventInvalid(ValueError):
@@ -80,14 +83,41 @@ INSTALLATION_TYPES = frozenset({"integration.activated", "integration.deactivate
 # --- receiving --------------------------------------------------------------------------------
 
 
-def _required_text(payload: dict[str, Any], field: str) -> str:
-    value = payload.get(field)
-    if not isinstance(value, str | int) or not str(value).strip():
-        raise EventInvalid(f"The event has no {field}.")
+def _text(value: Any, field: str, limit: int | None) -> str:
+    """`value` as an identifier ("" when missing or blank); EventInvalid when it is of the wrong
+    type or too long to store."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise EventInvalid(f"The event's {field} is not text.")
     text = str(value).strip()
-    if len(text) > (200 if field == "id" else 100):
+    if limit is not None and len(text) > limit:
         raise EventInvalid(f"The event's {field} is too long.")
     return text
+
+
+def _event_id(payload: dict[str, Any], body: bytes | None) -> str:
+    """Hint's event id; for an event without one (the integration guide's example shape), a
+    digest of the signed body, so Hint's retries of the same bytes are stored once."""
+    event_id = _text(payload.get("id"), "id", 200)
+    if event_id:
+        return event_id
+    if body is None:
+        raise EventInvalid("The event has no id.")
+    return BODY_ID_PREFIX + hashlib.sha256(body).hexdigest()
+
+
+def _practice_ref(payload: dict[str, Any]) -> str:
+    """The Hint id of the event's practice: `practice_id`, else the object's `practice_id` or
+    `practice.id`; "" when none of them names one."""
+    found = _text(payload.get("practice_id"), "practice_id", 100)
+    obj = payload.get("object")
+    if not found and isinstance(obj, dict):
+        found = _text(obj.get("practice_id"), "object.practice_id", 100)
+        practice = obj.get("practice")
+        if not found and isinstance(practice, dict):
+            found = _text(practice.get("id"), "object.practice.id", 100)
+    return found
 
 
 NOT_CONNECTED = "The practice was not connected."
@@ -188,8 +218,8 @@ def _insert_routed(hint_practice_id: str, values: dict[str, Any]) -> bool:
 
 
 def _insert_unrouted(hint_practice_id: str, values: dict[str, Any]) -> bool:
-    """Keep an event naming a practice we do not know (INSERT … WHERE NOT EXISTS practice);
-    False when the practice exists after all or the event is a repeat."""
+    """Keep an event naming a practice we do not know (INSERT … WHERE NOT EXISTS practice), or
+    naming none (""); False when the practice exists after all or the event is a repeat."""
     qn = connection.ops.quote_name
     unrouted = {name: values[name] for name in ("event_id", "type", "payload", "received_at")}
     columns, params = _prepared(
@@ -200,37 +230,58 @@ def _insert_unrouted(hint_practice_id: str, values: dict[str, Any]) -> bool:
     # Identifiers come from the models' metadata; every value is a parameter.
     sql = f"INSERT INTO {qn(UnroutedWebhookEvent._meta.db_table)} ({', '.join(columns)}) "
     sql += f"SELECT {', '.join(['%s'] * len(params))} "
-    sql += f"WHERE NOT EXISTS (SELECT 1 FROM {practices} WHERE {hint_id} = %s) "  # noqa: S608
+    if hint_practice_id:  # "" names no practice: there is none to look for
+        sql += f"WHERE NOT EXISTS (SELECT 1 FROM {practices} WHERE {hint_id} = %s) "  # noqa: S608
+        params.append(hint_practice_id)
     sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING "
     sql += f"RETURNING {qn(UnroutedWebhookEvent._meta.pk.column)}"
-    return _insert(sql, [*params, hint_practice_id])
+    return _insert(sql, params)
 
 
-def event_receive(*, payload: Any) -> bool:
+def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
     """Store a verified delivery once per Hint event id; True when stored now, False for a repeat.
 
-    Queues nothing: the worker's dispatcher (`events_dispatch`) queues pending events in
-    batches, so the acknowledgement costs one statement in the common case.
+    `body` is the signed bytes, the id of an event without one (see `_event_id`). Queues nothing:
+    the worker's dispatcher (`events_dispatch`) queues pending events in batches, so the
+    acknowledgement costs one statement in the common case.
     """
     if not isinstance(payload, dict):
         raise EventInvalid("The event is not a JSON object.")
-    event_id = _required_text(payload, "id")
-    event_type = _required_text(payload, "type")[:100]
-    hint_practice_id = _required_text(payload, "practice_id")
+    event_type = _text(payload.get("type"), "type", None)[:100]
+    if not event_type:
+        raise EventInvalid("The event has no type.")
+    event_id = _event_id(payload, body)
+    hint_practice_id = _practice_ref(payload)
+    created_at = decode.parse_time(payload.get("created_at"))
+    if created_at is None and payload.get("created_at") is None:
+        created_at = decode.parse_time(payload.get("timestamp"))
     values = {
         "event_id": event_id,
         "type": event_type,
         "payload": payload,
-        "hint_created_at": decode.parse_time(payload.get("created_at")),
+        "hint_created_at": created_at,
         "attempts": 0,
         "error": "",
         "received_at": timezone.now(),
         "next_attempt_at": None,
     }
+    if not hint_practice_id:
+        stored = _insert_unrouted("", values)
+        if stored:
+            logger.warning(
+                "webhook %s names no practice (practice_id, object.practice_id or "
+                "object.practice.id): stored apart and ignored",
+                event_type,
+            )
+        return stored
     if _insert_routed(hint_practice_id, values):
         return True
     if _insert_unrouted(hint_practice_id, values):
-        logger.info("webhook %s for an unknown practice stored and ignored", event_type)
+        logger.info(
+            "webhook %s for practice %s, which is not installed here: stored apart and ignored",
+            event_type,
+            hint_practice_id,
+        )
         return True
     return False
 

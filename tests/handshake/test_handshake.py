@@ -97,6 +97,47 @@ def test_it_refuses_a_signed_json_array_with_400(client: Client) -> None:
     assert post(client, [1, 2]).status_code == 400
 
 
+def _probe_text(value: str) -> bytes:
+    """Hint's audit probe with one more field, `value` as raw JSON text."""
+    return (
+        json.dumps({**load("handshake_probe.json"), "extra": "@@"}).replace('"@@"', value).encode()
+    )
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_it_refuses_a_non_standard_number_with_400(client: Client, number: str) -> None:
+    response = post(client, _probe_text(number))
+    assert response.status_code == 400
+    assert "JSON" in response.json()["error"]
+    assert not Practice.objects.exists()
+
+
+@pytest.mark.parametrize("depth", [65, 1000, 30_000])  # 30,000 deep still fits in 64 KB
+def test_it_refuses_absurd_nesting_with_400(client: Client, depth: int) -> None:
+    response = post(client, _probe_text("[" * depth + "]" * depth))
+    assert response.status_code == 400
+    assert "64 levels" in response.json()["error"]
+    assert not Practice.objects.exists()
+
+
+def test_it_refuses_a_lone_surrogate_with_400(client: Client) -> None:
+    assert post(client, _probe_text('"\\udc00"')).status_code == 400
+    assert not Practice.objects.exists()
+
+
+def test_nul_characters_are_removed_and_the_handshake_opens(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    payload = fresh(load("handshake_full.json"))
+    payload["practice"]["name"] = "Practice\u0000 A"
+    payload["user"]["last_name"] = "Rey\u0000es"
+    response = post(client, payload)
+    assert response.status_code == 200
+    assert Practice.objects.get().name == "Practice A"
+    assert PracticeUser.objects.get().last_name == "Reyes"
+    assert "handshake body held 2 NUL character(s); removed before storing" in caplog.text
+
+
 @pytest.mark.parametrize(
     "payload",
     [

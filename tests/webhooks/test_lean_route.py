@@ -47,7 +47,7 @@ def test_where_https_is_required_plain_http_is_redirected_and_stores_nothing(
 def test_a_storage_failure_answers_500_without_detail_so_hint_retries(
     practice_a: Practice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def down(*, payload: object) -> bool:
+    def down(*, payload: object, body: bytes) -> bool:
         raise RuntimeError("connection to server at 10.0.0.5 failed: password=hunter2")
 
     monkeypatch.setattr(services, "event_receive", down)
