@@ -88,7 +88,7 @@ def test_a_single_exact_match_is_linked_and_merged_patient_winning(
     body = json.loads(_patches(mocked_hint)[0].request.body)
     assert body["email"] == "a@x.test"  # blank in Hint: filled from the contact
     assert body["integration_record_id"] == str(contact.pk)
-    assert batch.counts == {"linked": 1}
+    assert batch.counts == {"linked": 1, "hint_writes_sent": 1}
 
 
 def test_several_matches_are_skipped_and_reported(practice_a, mocked_hint, hint_url):
@@ -119,7 +119,7 @@ def test_no_match_creates_a_contact_only_when_the_option_is_on(practice_a, mocke
     second = _start(practice_a)
     batch_control.batch_run(batch_id=second.pk)
     assert sorted(Contact.objects.values_list("hint_patient_id", flat=True)) == ["pat-1", "pat-2"]
-    assert Batch.objects.get(pk=second.pk).counts == {"created": 2}
+    assert Batch.objects.get(pk=second.pk).counts == {"created": 2, "hint_writes_sent": 2}
     assert len(_patches(mocked_hint)) == 2  # our integration fields, once per new link
 
 
@@ -169,7 +169,7 @@ def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
     assert offsets[-2:] == [100, 200]  # ...the resumed run starts at the checkpoint
     assert Contact.objects.count() == 250
     assert BatchRow.objects.filter(batch=batch).count() == 250
-    assert batch.counts == {"created": 250}
+    assert batch.counts == {"created": 250, "hint_writes_sent": 250}
     patched = [c.request.url.rsplit("/", 1)[1] for c in _patches(mocked_hint)]
     assert len(patched) == len(set(patched)) == 250  # one write per patient, none twice
 
