@@ -112,8 +112,9 @@ def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
         "stalled": batch_control.batch_is_stalled(batch),
     }
     response = render(request, "sync/batch_progress.html", context)
-    if not batch.is_active and request.htmx:
-        response["HX-Trigger"] = "batch-finished"
+    if request.htmx:
+        # The rows table reloads on these, so it fills as rows are committed (page by page).
+        response["HX-Trigger"] = "batch-progress" if batch.is_active else "batch-finished"
     return response
 
 

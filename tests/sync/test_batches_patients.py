@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from datetime import date
 from urllib.parse import parse_qs, urlparse
 
@@ -313,6 +314,10 @@ def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owe
 
     def patch(request):
         if request.url.rsplit("/", 1)[1] in refused:
+            # The writer thread then marks the practice disconnected through its own connection
+            # while this thread records the previous write: the test database (in-memory SQLite,
+            # shared cache) refuses two writers at once instead of waiting, so let it land first.
+            time.sleep(0.2)
             return 401, {}, json.dumps({"message": "Unauthorized"})
         return 200, {}, "{}"
 
