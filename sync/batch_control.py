@@ -31,6 +31,7 @@ from sync.options import sync_log_write
 
 # A running batch not heard from for this long is shown as stalled, with a Resume button.
 STALLED_AFTER_SECONDS = 120
+ROWS_PER_INSERT = 1000
 
 
 class BatchError(Exception):
@@ -105,19 +106,22 @@ def batch_start_csv(
             source_name=source_name[:255],
             ignored_lines=list(ignored_lines)[:200],
         )
-        BatchRow.objects.bulk_create(
-            [
-                BatchRow(
-                    practice=batch.practice,
-                    batch=batch,
-                    position=i,
-                    contact_id=cid,
-                    contact_ref=str(cid),
-                )
-                for i, cid in enumerate(contact_ids, start=1)
-            ],
-            batch_size=1000,
-        )
+        # A thousand rows at a time: model instances for every id at once would weigh ~1 KB each.
+        for start in range(0, len(contact_ids), ROWS_PER_INSERT):
+            BatchRow.objects.bulk_create(
+                [
+                    BatchRow(
+                        practice=batch.practice,
+                        batch=batch,
+                        position=i,
+                        contact_id=cid,
+                        contact_ref=str(cid),
+                    )
+                    for i, cid in enumerate(
+                        contact_ids[start : start + ROWS_PER_INSERT], start=start + 1
+                    )
+                ]
+            )
         _audit(batch, actor, "batch.started", f"CSV of {len(contact_ids)} contacts")
         _enqueue_run(batch)
     return batch

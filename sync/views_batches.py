@@ -56,9 +56,8 @@ def batch_start_csv(request: HintRequest) -> HttpResponse:
     try:
         if upload is None:
             raise CsvError("Choose a CSV file to upload.")
-        if upload.size > 20 * 1024 * 1024:
-            raise CsvError("The file is larger than 20 MB. Split it into smaller files.")
-        parsed = csv_parse(upload.read(), name=upload.name or "")
+        # Read as a stream from the upload (a temporary file past Django's in-memory size).
+        parsed = csv_parse(upload.file, name=upload.name or "")
         csv_check_ids(practice=request.hint.practice, parsed=parsed)
         batch = batch_control.batch_start_csv(
             practice=request.hint.practice,

@@ -230,3 +230,15 @@ def test_an_aborted_batch_shows_the_writes_not_sent(client, practice_a, admin_ke
     page = _get(client, "sync:batch-progress", admin_key, batch.pk).content.decode()
     assert "Writes to Hint: 3 of 51; 48 not sent" in page
     assert "Abort batch" not in page and "every 2s" not in page
+
+
+def test_a_csv_of_a_million_and_a_half_short_rows_is_refused_at_the_row_limit(
+    client, practice_a, admin_key
+):
+    """Over Django's in-memory upload size the file is a temporary file, read as a stream."""
+    content = b"".join(b"%d\n" % (1_000_000 + i) for i in range(1_500_000))
+    upload = SimpleUploadedFile("big.csv", content, "text/csv")
+    response = _post(client, "sync:batch-start-csv", admin_key, file=upload)
+    assert response.status_code == 400
+    assert "more than 100,000 contact ids" in response.content.decode()
+    assert not Batch.objects.exists() and not BatchRow.objects.exists()
