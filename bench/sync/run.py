@@ -33,8 +33,6 @@ from typing import Any
 
 import requests
 
-from handshake.audit import Actor
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -297,6 +295,8 @@ def child_patients(practice_id: str, n: int, skip_writeback: bool = False) -> No
             real_send(batch, hint)
 
     batch_patients.send_owed = timed_send
+    from handshake.audit import Actor  # after django.setup()
+
     batch = batch_control.batch_start_patients(practice=practice, actor=Actor(label="bench"))
     started = time.monotonic()
     batch_control.batch_run(batch_id=batch.pk)
@@ -326,6 +326,7 @@ def prepare_csv(practice_id: str, n: int) -> None:
 
 
 def child_csv(practice_id: str, n: int) -> None:
+    from handshake.audit import Actor
     from handshake.models import Practice
     from sync import batch_control
     from sync.csv_input import csv_check_ids, csv_parse
