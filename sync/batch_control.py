@@ -2,8 +2,10 @@
 
 Two kinds, each a pipeline of its own module: all Hint patients -> contacts
 (`sync.batch_patients`) and a CSV of contact ids -> Hint patients (`sync.batch_csv`). Both run as
-a background task with a checkpoint, so a killed worker resumes where it stopped; abort is
-checked between pages and between rows. A rerun of a finished batch does nothing.
+a background task with a checkpoint, so a killed worker resumes where it stopped. An abort is
+looked for at least every second in every phase (`batch_progress.AbortWatch`); the batch then
+ends "aborted", saying what was done and which writes to Hint were not sent. A rerun of a
+finished batch does nothing.
 """
 
 import secrets
@@ -17,12 +19,19 @@ from django.utils import timezone
 from handshake.audit import Actor, audit_record
 from handshake.hint_access import NotInstalled, PracticeApi, practice_api
 from sync import batch_csv, batch_patients
-from sync.batch_progress import WRITES_OWED, BatchAborted, BatchStopped, Outcome, batch_recount
+from sync.batch_progress import (
+    BatchAborted,
+    BatchStopped,
+    Outcome,
+    abort_summary,
+    batch_recount,
+)
 from sync.models import Batch, BatchRow, SyncLog
 from sync.options import sync_log_write
 
 # A running batch not heard from for this long is shown as stalled, with a Resume button.
 STALLED_AFTER_SECONDS = 120
+ROWS_PER_INSERT = 1000
 
 
 class BatchError(Exception):
@@ -97,19 +106,22 @@ def batch_start_csv(
             source_name=source_name[:255],
             ignored_lines=list(ignored_lines)[:200],
         )
-        BatchRow.objects.bulk_create(
-            [
-                BatchRow(
-                    practice=batch.practice,
-                    batch=batch,
-                    position=i,
-                    contact_id=cid,
-                    contact_ref=str(cid),
-                )
-                for i, cid in enumerate(contact_ids, start=1)
-            ],
-            batch_size=1000,
-        )
+        # A thousand rows at a time: model instances for every id at once would weigh ~1 KB each.
+        for start in range(0, len(contact_ids), ROWS_PER_INSERT):
+            BatchRow.objects.bulk_create(
+                [
+                    BatchRow(
+                        practice=batch.practice,
+                        batch=batch,
+                        position=i,
+                        contact_id=cid,
+                        contact_ref=str(cid),
+                    )
+                    for i, cid in enumerate(
+                        contact_ids[start : start + ROWS_PER_INSERT], start=start + 1
+                    )
+                ]
+            )
         _audit(batch, actor, "batch.started", f"CSV of {len(contact_ids)} contacts")
         _enqueue_run(batch)
     return batch
@@ -122,7 +134,8 @@ def batch_abort(*, batch: Batch, actor: Actor) -> Batch:
         if not batch.is_active:
             return batch
         if batch.status == Batch.Status.QUEUED or batch_is_stalled(batch):
-            _finish(batch, Batch.Status.ABORTED, f"Aborted by {actor}.")
+            batch_recount(batch)
+            _finish(batch, Batch.Status.ABORTED, abort_summary(batch))
         else:
             batch.status = Batch.Status.ABORTING
             batch.message = f"Abort requested by {actor}."
@@ -166,7 +179,9 @@ def _finish(batch: Batch, status: str, message: str = "") -> None:
     batch.finished_at = timezone.now()
     if message:
         batch.message = message
-    batch.save(update_fields=["status", "finished_at", "message", "updated_at"])
+    batch.save(
+        update_fields=["status", "finished_at", "message", "counts", "processed", "updated_at"]
+    )
 
 
 def _claim(batch_id: int) -> Batch | None:
@@ -176,7 +191,8 @@ def _claim(batch_id: int) -> Batch | None:
         if batch is None or batch.status in (Batch.Status.DONE, Batch.Status.ABORTED):
             return None  # a rerun of a finished batch does nothing
         if batch.status == Batch.Status.ABORTING:
-            _finish(batch, Batch.Status.ABORTED)
+            batch_recount(batch)
+            _finish(batch, Batch.Status.ABORTED, abort_summary(batch))
             return None
         batch.status = Batch.Status.RUNNING
         batch.started_at = batch.started_at or timezone.now()
@@ -206,7 +222,7 @@ def batch_run(*, batch_id: int) -> None:
         _pipeline(batch)(batch, hint)
     except BatchAborted:
         batch_recount(batch)
-        _finish(batch, Batch.Status.ABORTED, "Aborted; the rows already done stay done.")
+        _finish(batch, Batch.Status.ABORTED, abort_summary(batch))
         return
     except BatchStopped as stop:
         batch_recount(batch)
@@ -233,6 +249,9 @@ def batch_run(*, batch_id: int) -> None:
         raise
     batch_recount(batch)
     done_message = "Finished."
-    if batch.counts.get(WRITES_OWED):
-        done_message = "Finished; some changes could not be written to Hint (see the rows)."
+    if batch.writes_owed:
+        done_message = (
+            f"Finished; {batch.writes_owed} of {batch.writes_total} writes to Hint were not "
+            "taken by Hint (see the rows)."
+        )
     _finish(batch, Batch.Status.DONE, done_message)

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from handshake.audit import Actor
 from handshake.hint_access import PracticeApi
@@ -21,9 +22,9 @@ from hintpartner.hint.paths import PATIENT_ID
 from hintpartner.hint.policy import error_sentence
 from sync import fieldmap
 from sync.batch_progress import (
+    AbortWatch,
     BatchStopped,
     Outcome,
-    abort_check,
     batch_recount,
     stop_if_token_refused,
 )
@@ -38,7 +39,7 @@ from sync.pipeline import Pipeline
 SEARCH_LIMIT = 100
 # How many rows ahead the (list) searches run, in threads.
 SEARCH_AHEAD = 3
-# Progress is saved, and abort checked, every this many rows.
+# Progress is saved every this many rows (an abort is looked for at least every second).
 PROGRESS_EVERY = 20
 
 
@@ -65,10 +66,12 @@ def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
         name="csv",
         quiet_on_stop=(BatchStopped,),  # a refused token, again for the write in flight
     )
+    watch = AbortWatch(batch)
+    watch.check()
     with pipe:
         for done, (row, search) in enumerate(pipe.rows(rows), start=1):
-            if done % PROGRESS_EVERY == 1:
-                abort_check(batch)
+            # Before the row's PATCH: once an abort is seen, only the PATCH in flight is sent.
+            watch.tick()
             # A patient whose write is still in flight counts as linked already.
             claimed = {pipe.in_flight.patient_id} if pipe.in_flight else set()
             write = csv_row_plan(batch, row, hint, search, claimed)
@@ -158,6 +161,7 @@ def _write_landed(batch: Batch, options: SyncOptions, write: Write, sent: Future
             options=options,
             refresh=False,
         )
+        row.written_at = timezone.now()
         _row_done(row, Outcome.LINKED, "", pid)
 
 
@@ -190,4 +194,4 @@ def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = 
     row.outcome, row.message = outcome, message[:500]
     if patient_id:
         row.patient_id = patient_id
-    row.save(update_fields=["outcome", "message", "patient_id", "name", "updated_at"])
+    row.save(update_fields=["outcome", "message", "patient_id", "name", "written_at", "updated_at"])

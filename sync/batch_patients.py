@@ -9,7 +9,9 @@ a resumed run sends only those still owed.
 """
 
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -21,10 +23,12 @@ from hintpartner.hint.paths import PAGE_SIZE, PATIENT_ID
 from hintpartner.hint.policy import error_sentence
 from sync import fieldmap
 from sync.batch_progress import (
+    ABORT_CHECK_SECONDS,
     WRITES_OWED,
+    WRITES_SENT,
+    AbortWatch,
     BatchStopped,
     Outcome,
-    abort_check,
     batch_recount,
     stop_if_token_refused,
 )
@@ -35,6 +39,7 @@ from sync.merge import Situation
 from sync.models import Batch, BatchRow, Contact
 from sync.options import options_for
 from sync.outbound import link_body
+from sync.pipeline import Pipeline
 
 # Oldest first, so patients created while the batch runs land after the checkpoint.
 LIST_ORDER = {"sort": "created_at"}
@@ -55,41 +60,59 @@ def batch_patients_run(batch: Batch, hint: PracticeApi) -> None:
     send_owed(batch, hint)
 
 
+def _phase_set(batch: Batch, phase: str) -> None:
+    batch.phase = phase
+    batch.save(update_fields=["phase", "updated_at"])
+
+
 def pages_apply(batch: Batch, hint: PracticeApi) -> None:
     """Page by page from the checkpoint; the next page is read (a list call, in a thread) while
-    this one is written here, so Hint's latency and our database work overlap."""
+    this one is written here, so Hint's latency and our database work overlap. An abort is
+    looked for while a page is awaited and between the rows of a page (the page then rolls
+    back whole)."""
     create = bool(options_for(batch.practice).create_contacts_when_batch_unmatched)
     offset = batch.checkpoint
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="patients-page") as pool:
-        upcoming = _page_read(pool, hint, offset)
-        try:
-            while True:
-                abort_check(batch)
-                try:
-                    items, total = upcoming.result()
-                except errors.HintError as exc:
-                    stop_if_token_refused(exc)
-                    raise BatchStopped(
-                        f"Reading Hint's patients failed: {error_sentence(exc)} Resume the batch."
-                    ) from exc
-                full = len(items) >= PAGE_SIZE
-                if full:
-                    upcoming = _page_read(pool, hint, offset + len(items))
-                with transaction.atomic():
-                    page_apply(batch, items, first_position=offset + 1, create=create)
-                    offset += len(items)
-                    batch.checkpoint = offset
-                    if total is not None:
-                        batch.total = total
-                    elif not full:
-                        batch.total = offset
-                    batch.save(
-                        update_fields=["checkpoint", "total", "counts", "processed", "updated_at"]
-                    )
-                if not full:
-                    return
-        finally:
-            upcoming.cancel()
+    watch = AbortWatch(batch)
+    _phase_set(batch, Batch.Phase.READING)
+    watch.check()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patients-page")
+    upcoming = _page_read(pool, hint, offset)
+    try:
+        while True:
+            items, total = _page_awaited(upcoming, watch)
+            full = len(items) >= PAGE_SIZE
+            if full:
+                upcoming = _page_read(pool, hint, offset + len(items))
+            with transaction.atomic():
+                page_apply(batch, items, first_position=offset + 1, create=create, watch=watch)
+                offset += len(items)
+                batch.checkpoint = offset
+                if total is not None:
+                    batch.total = total
+                elif not full:
+                    batch.total = offset
+                batch.save(
+                    update_fields=["checkpoint", "total", "counts", "processed", "updated_at"]
+                )
+            if not full:
+                return
+    finally:
+        # Stopping early (abort, error): a page read still under way is not waited for.
+        upcoming.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _page_awaited(upcoming: Future, watch: AbortWatch) -> tuple[list[dict[str, Any]], int | None]:
+    """The page read in the thread, looking for an abort while Hint takes its time."""
+    while not wait([upcoming], timeout=ABORT_CHECK_SECONDS).done:
+        watch.check()
+    try:
+        return upcoming.result()
+    except errors.HintError as exc:
+        stop_if_token_refused(exc)
+        raise BatchStopped(
+            f"Reading Hint's patients failed: {error_sentence(exc)} Resume the batch."
+        ) from exc
 
 
 def _page_read(pool: ThreadPoolExecutor, hint: PracticeApi, offset: int) -> Future:
@@ -122,9 +145,15 @@ def _page_contacts(
 
 
 def page_apply(
-    batch: Batch, items: list[dict[str, Any]], *, first_position: int, create: bool
+    batch: Batch,
+    items: list[dict[str, Any]],
+    *,
+    first_position: int,
+    create: bool,
+    watch: AbortWatch | None = None,
 ) -> None:
-    """Decide and write one page of patients, with a few queries for the whole page."""
+    """Decide and write one page of patients, with a few queries for the whole page (and an
+    abort check at most every second)."""
     practice = batch.practice
     patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
     linked, by_key = _page_contacts(practice, patients)
@@ -132,6 +161,8 @@ def page_apply(
     new_contacts: list[tuple[Contact, BatchRow]] = []
     taken: set[int] = set()
     for position, data in enumerate(items, start=first_position):
+        if watch is not None:
+            watch.tick()
         row = BatchRow(practice=practice, batch=batch, position=position)
         rows.append(row)
         if not isinstance(data, dict) or not data.get(PATIENT_ID):
@@ -207,42 +238,58 @@ def _page_count(batch: Batch, rows: list[BatchRow]) -> None:
 
 
 def send_owed(batch: Batch, hint: PracticeApi) -> None:
-    """Send each row's owed write to Hint (one PATCH per linked patient). A writer thread sends
-    them one at a time (one detail call in batch work); this thread records each answer while
-    the next PATCH is in flight."""
+    """Send each row's owed write to Hint (one PATCH per linked patient), one at a time (one
+    detail call in batch work): this thread records each answer while the next PATCH is in
+    flight. An abort is looked for before each PATCH (a query at most every second), so after
+    it is seen only the PATCH already in flight is sent."""
+    batch_recount(batch)  # once: a resumed run may find writes sent before the counts were saved
+    batch.phase = Batch.Phase.WRITING
+    batch.save(update_fields=["phase", "counts", "processed", "updated_at"])
+    watch = AbortWatch(batch)
+    sent = Counter[str]()
+
+    def landed(row: BatchRow, answer: Future) -> None:
+        sent["new"] += _owed_recorded(row, answer)
+
+    pipe: Pipeline[BatchRow, BatchRow] = Pipeline(
+        ahead=1,
+        read=lambda row: None,
+        done=landed,
+        name="write-back",
+        quiet_on_stop=(BatchStopped,),  # a refused token, again for the write in flight
+    )
+    try:
+        with pipe:
+            for row, _nothing in pipe.rows(_owed_rows(batch)):
+                if watch.tick():
+                    _writes_count(batch, sent)
+                pipe.send(
+                    row,
+                    partial(hint.patient_update, patient_id=row.patient_id, fields=row.push_body),
+                )
+    finally:
+        _writes_count(batch, sent)
+
+
+def _owed_rows(batch: Batch) -> Iterator[BatchRow]:
+    """The rows still owing a write, in order, 200 at a time (keyset: rows are saved meanwhile)."""
     owed = BatchRow.objects.filter(batch=batch, push_body__isnull=False).order_by("position")
     last = 0
-    batch_recount(batch)  # once: a resumed run may find writes sent before the counts were saved
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-back") as writer:
-        while True:
-            chunk = list(owed.filter(position__gt=last)[:200])
-            if not chunk:
-                return
-            abort_check(batch)
-            sends = [
-                (
-                    row,
-                    writer.submit(
-                        hint.patient_update, patient_id=row.patient_id, fields=row.push_body
-                    ),
-                )
-                for row in chunk
-            ]
-            sent = 0
-            try:
-                for row, send in sends:
-                    sent += _owed_recorded(row, send)
-            finally:
-                for _row, send in sends:  # stopping early: writes not started are not sent
-                    send.cancel()
-            last = chunk[-1].position
-            with transaction.atomic():
-                counts = dict(batch.counts or {})
-                counts[WRITES_OWED] = max(0, counts.get(WRITES_OWED, 0) - sent)
-                if not counts[WRITES_OWED]:
-                    del counts[WRITES_OWED]
-                batch.counts = counts
-                batch.save(update_fields=["counts", "updated_at"])
+    while chunk := list(owed.filter(position__gt=last)[:200]):
+        yield from chunk
+        last = chunk[-1].position
+
+
+def _writes_count(batch: Batch, sent: Counter[str]) -> None:
+    """Move the writes Hint took since the last save from owed to sent in the batch's counts."""
+    if not sent["new"]:
+        return
+    counts = Counter(batch.counts or {})
+    counts[WRITES_SENT] += sent["new"]
+    counts[WRITES_OWED] = max(0, counts[WRITES_OWED] - sent["new"])
+    sent["new"] = 0
+    batch.counts = {k: v for k, v in counts.items() if v}
+    batch.save(update_fields=["counts", "updated_at"])
 
 
 def _owed_recorded(row: BatchRow, send: Future) -> int:
@@ -255,5 +302,6 @@ def _owed_recorded(row: BatchRow, send: Future) -> int:
         row.save(update_fields=["message", "updated_at"])
         return 0
     row.push_body = None
-    row.save(update_fields=["push_body", "updated_at"])
+    row.written_at = timezone.now()
+    row.save(update_fields=["push_body", "written_at", "updated_at"])
     return 1

@@ -232,7 +232,14 @@ class Batch(PracticeOwned):
         DONE = "done", "finished"
         FAILED = "failed", "stopped by an error"
 
+    class Phase(models.TextChoices):
+        READING = "reading", "reading Hint's patients and bringing contacts in step"
+        WRITING = "writing", "writing to Hint"
+
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.ABORTING)
+    # Keys of `counts` that are not row outcomes: writes Hint took, and writes still owed to it.
+    WRITES_SENT = "hint_writes_sent"
+    WRITES_OWED = "hint_writes_owed"
 
     sync_id = models.CharField("Batch Sync ID", max_length=40, unique=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -240,7 +247,9 @@ class Batch(PracticeOwned):
     started_by = models.CharField(max_length=200, blank=True)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
-    counts = models.JSONField(default=dict)  # outcome -> number of rows
+    counts = models.JSONField(default=dict)  # outcome -> number of rows (+ the two write keys)
+    # The patients batch runs in two passes; which one is running (blank: not started yet).
+    phase = models.CharField(max_length=20, choices=Phase.choices, blank=True)
     # Where a resumed run starts: the Hint list offset (patients) or the last row position (CSV).
     checkpoint = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
@@ -264,9 +273,31 @@ class Batch(PracticeOwned):
 
     @property
     def percent(self) -> int:
+        """Rows done (contacts in step) of all rows; the writes to Hint have their own bar."""
         if not self.total:
             return 100 if self.status == self.Status.DONE else 0
-        return min(100, round(100 * self.processed / self.total))
+        return min(100, 100 * self.processed // self.total)
+
+    @property
+    def writes_sent(self) -> int:
+        return int((self.counts or {}).get(self.WRITES_SENT, 0))
+
+    @property
+    def writes_owed(self) -> int:
+        return int((self.counts or {}).get(self.WRITES_OWED, 0))
+
+    @property
+    def writes_total(self) -> int:
+        return self.writes_sent + self.writes_owed
+
+    @property
+    def writes_percent(self) -> int:
+        """Never 100 while a write is still owed."""
+        if not self.writes_total:
+            return 0
+        if self.writes_owed:
+            return min(99, 100 * self.writes_sent // self.writes_total)
+        return 100
 
 
 class BatchRow(PracticeOwned):
@@ -295,6 +326,8 @@ class BatchRow(PracticeOwned):
     # The write still owed to Hint for this row (filled-in fields and our integration fields);
     # null once sent. Lets a resumed batch finish the writes a killed worker left.
     push_body = models.JSONField(null=True, blank=True)
+    # When Hint took the row's write (null: none sent, or none needed).
+    written_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

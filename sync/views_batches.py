@@ -56,9 +56,8 @@ def batch_start_csv(request: HintRequest) -> HttpResponse:
     try:
         if upload is None:
             raise CsvError("Choose a CSV file to upload.")
-        if upload.size > 20 * 1024 * 1024:
-            raise CsvError("The file is larger than 20 MB. Split it into smaller files.")
-        parsed = csv_parse(upload.read(), name=upload.name or "")
+        # Read as a stream from the upload (a temporary file past Django's in-memory size).
+        parsed = csv_parse(upload.file, name=upload.name or "")
         csv_check_ids(practice=request.hint.practice, parsed=parsed)
         batch = batch_control.batch_start_csv(
             practice=request.hint.practice,
@@ -112,8 +111,9 @@ def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
         "stalled": batch_control.batch_is_stalled(batch),
     }
     response = render(request, "sync/batch_progress.html", context)
-    if not batch.is_active and request.htmx:
-        response["HX-Trigger"] = "batch-finished"
+    if request.htmx:
+        # The rows table reloads on these, so it fills as rows are committed (page by page).
+        response["HX-Trigger"] = "batch-progress" if batch.is_active else "batch-finished"
     return response
 
 

@@ -10,7 +10,7 @@ import responses
 
 from handshake.audit import Actor
 from hintpartner.hint import api
-from sync import batch_control, batch_csv
+from sync import batch_control
 from sync.models import Batch, BatchRow, Contact
 from tests.sync.helpers import make_contact
 
@@ -82,7 +82,7 @@ def test_an_unlinked_contact_with_one_match_is_linked_contact_winning(
     assert len(mocked_hint.calls) == 2  # at most two Hint requests per contact
     search = parse_qs(urlparse(mocked_hint.calls[0].request.url).query)
     assert search["first_name"] == ["First1"] and search["last_name"] == ["Last1"]
-    assert Batch.objects.get(pk=batch.pk).counts == {"linked": 1}
+    assert Batch.objects.get(pk=batch.pk).counts == {"linked": 1, "hint_writes_sent": 1}
 
 
 def test_linked_contacts_and_multiple_matches_are_skipped(practice_a, mocked_hint, hint_url):
@@ -179,7 +179,7 @@ def test_a_killed_worker_resumes_with_the_rows_not_yet_done(
 
     batch.refresh_from_db()
     assert batch.status == Batch.Status.DONE
-    assert batch.counts == {"linked": 5}
+    assert batch.counts == {"linked": 5, "hint_writes_sent": 5}
     searches = [
         parse_qs(urlparse(c.request.url).query)["last_name"][0] for c in _calls(mocked_hint, "GET")
     ]
@@ -189,28 +189,3 @@ def test_a_killed_worker_resumes_with_the_rows_not_yet_done(
     patched = [c.request.url.rsplit("/", 1)[1] for c in _calls(mocked_hint, "PATCH")]
     assert sorted(patched) == ["pat-1", "pat-2", "pat-3", "pat-4", "pat-5"]  # each written once
     assert Contact.objects.linked().count() == 5
-
-
-def test_abort_stops_the_csv_batch_and_leaves_the_rest_pending(
-    practice_a, mocked_hint, hint_url, monkeypatch
-):
-    contacts = [make_contact(practice_a, **_person(i)) for i in range(1, 31)]
-    _serve(mocked_hint, hint_url, {f"last{i}": [_hint_patient(i)] for i in range(1, 31)})
-    batch = _start(practice_a, contacts)
-    real_row = batch_csv.csv_row_plan
-    done = {"n": 0}
-
-    def row_then_abort(b, row, hint, *args):
-        write = real_row(b, row, hint, *args)
-        done["n"] += 1
-        if done["n"] == 5:
-            batch_control.batch_abort(batch=b, actor=Actor(label="Admin"))
-        return write
-
-    monkeypatch.setattr(batch_csv, "csv_row_plan", row_then_abort)
-    batch_control.batch_run(batch_id=batch.pk)
-
-    batch.refresh_from_db()
-    assert batch.status == Batch.Status.ABORTED
-    assert BatchRow.objects.filter(batch=batch, outcome="pending").count() == 10
-    assert Contact.objects.linked().count() == 20

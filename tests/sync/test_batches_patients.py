@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from datetime import date
 from urllib.parse import parse_qs, urlparse
 
@@ -88,7 +89,7 @@ def test_a_single_exact_match_is_linked_and_merged_patient_winning(
     body = json.loads(_patches(mocked_hint)[0].request.body)
     assert body["email"] == "a@x.test"  # blank in Hint: filled from the contact
     assert body["integration_record_id"] == str(contact.pk)
-    assert batch.counts == {"linked": 1}
+    assert batch.counts == {"linked": 1, "hint_writes_sent": 1}
 
 
 def test_several_matches_are_skipped_and_reported(practice_a, mocked_hint, hint_url):
@@ -119,7 +120,7 @@ def test_no_match_creates_a_contact_only_when_the_option_is_on(practice_a, mocke
     second = _start(practice_a)
     batch_control.batch_run(batch_id=second.pk)
     assert sorted(Contact.objects.values_list("hint_patient_id", flat=True)) == ["pat-1", "pat-2"]
-    assert Batch.objects.get(pk=second.pk).counts == {"created": 2}
+    assert Batch.objects.get(pk=second.pk).counts == {"created": 2, "hint_writes_sent": 2}
     assert len(_patches(mocked_hint)) == 2  # our integration fields, once per new link
 
 
@@ -169,7 +170,7 @@ def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
     assert offsets[-2:] == [100, 200]  # ...the resumed run starts at the checkpoint
     assert Contact.objects.count() == 250
     assert BatchRow.objects.filter(batch=batch).count() == 250
-    assert batch.counts == {"created": 250}
+    assert batch.counts == {"created": 250, "hint_writes_sent": 250}
     patched = [c.request.url.rsplit("/", 1)[1] for c in _patches(mocked_hint)]
     assert len(patched) == len(set(patched)) == 250  # one write per patient, none twice
 
@@ -313,6 +314,10 @@ def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owe
 
     def patch(request):
         if request.url.rsplit("/", 1)[1] in refused:
+            # The writer thread then marks the practice disconnected through its own connection
+            # while this thread records the previous write: the test database (in-memory SQLite,
+            # shared cache) refuses two writers at once instead of waiting, so let it land first.
+            time.sleep(0.2)
             return 401, {}, json.dumps({"message": "Unauthorized"})
         return 200, {}, "{}"
 

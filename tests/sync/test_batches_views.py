@@ -165,3 +165,80 @@ def test_a_stalled_batch_can_be_resumed_and_a_healthy_one_cannot(
         response = _post(client, "sync:batch-resume", admin_key, batch.pk)
     assert response.status_code == 303
     assert Batch.objects.get(pk=batch.pk).status == Batch.Status.DONE
+
+
+def _writing_back(practice):
+    batch = Batch.objects.create(
+        practice=practice,
+        sync_id="BS-W",
+        kind="patients_to_contacts",
+        status="running",
+        phase="writing",
+        total=51,
+        processed=51,
+        counts={"created": 51, "hint_writes_sent": 3, "hint_writes_owed": 48},
+    )
+    for position in range(1, 52):
+        BatchRow.objects.create(
+            practice=practice,
+            batch=batch,
+            position=position,
+            outcome="created",
+            name=f"P{position}",
+        )
+    return batch
+
+
+def test_progress_while_writing_back_shows_both_phases_and_never_100_percent_for_writes(
+    client, practice_a, admin_key
+):
+    batch = _writing_back(practice_a)
+    page = _get(client, "sync:batch-progress", admin_key, batch.pk).content.decode()
+    assert "running</span> · writing to Hint" in page
+    assert "Contacts in step: 51 of 51" in page
+    assert "Writes to Hint: 3 of 51" in page
+    assert (
+        'aria-label="Writes to Hint" aria-valuemin="0" aria-valuemax="100" aria-valuenow="5"'
+        in page
+    )
+    assert "51 of 51 done" not in page
+    batch.counts = {"created": 1000, "hint_writes_sent": 999, "hint_writes_owed": 1}
+    assert batch.writes_percent == 99
+
+
+def test_the_rows_table_shows_rows_committed_while_the_batch_runs_and_reloads_with_progress(
+    client, practice_a, admin_key
+):
+    batch = _writing_back(practice_a)
+    page = _get(client, "sync:batch-detail", admin_key, batch.pk).content.decode()
+    assert "<td>P1</td>" in page and "No rows" not in page
+    assert 'hx-trigger="batch-progress from:body, batch-finished from:body"' in page
+    polled = client.get(
+        reverse("sync:batch-progress", args=[batch.pk]),
+        HTTP_X_HINT_SESSION_KEY=admin_key,
+        HTTP_HX_REQUEST="true",
+    )
+    assert polled["HX-Trigger"] == "batch-progress"  # the rows table reloads with each poll
+
+
+def test_an_aborted_batch_shows_the_writes_not_sent(client, practice_a, admin_key):
+    batch = _writing_back(practice_a)
+    Batch.objects.filter(pk=batch.pk).update(
+        status="aborted",
+        message="Aborted. Contacts in step: 51 of 51. Writes to Hint: 3 sent, 48 not sent.",
+    )
+    page = _get(client, "sync:batch-progress", admin_key, batch.pk).content.decode()
+    assert "Writes to Hint: 3 of 51; 48 not sent" in page
+    assert "Abort batch" not in page and "every 2s" not in page
+
+
+def test_a_csv_of_a_million_and_a_half_short_rows_is_refused_at_the_row_limit(
+    client, practice_a, admin_key
+):
+    """Over Django's in-memory upload size the file is a temporary file, read as a stream."""
+    content = b"".join(b"%d\n" % (1_000_000 + i) for i in range(1_500_000))
+    upload = SimpleUploadedFile("big.csv", content, "text/csv")
+    response = _post(client, "sync:batch-start-csv", admin_key, file=upload)
+    assert response.status_code == 400
+    assert "more than 100,000 contact ids" in response.content.decode()
+    assert not Batch.objects.exists() and not BatchRow.objects.exists()

@@ -1,9 +1,12 @@
 """Reading the CSV of contact ids: header optional, trailing report text, bad files."""
 
 import codecs
+import io
 
 import pytest
+from django.test import override_settings
 
+from sync import csv_input
 from sync.csv_input import MAX_BYTES, CsvError, csv_check_ids, csv_parse
 from tests.sync.helpers import make_contact
 
@@ -76,3 +79,56 @@ def test_ids_that_are_not_this_practices_contacts_are_refused_and_listed(practic
     with pytest.raises(CsvError, match=rf"{theirs.pk}, 999999"):
         csv_check_ids(practice=practice_a, parsed=parsed)
     csv_check_ids(practice=practice_a, parsed=csv_parse(f"{ours.pk}\n".encode()))
+
+
+class ReadSizes(io.BytesIO):
+    """A file that notes how much each read asks for."""
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__(raw)
+        self.asked: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.asked.append(-1 if size is None else size)
+        return super().read(size)
+
+    def read1(self, size: int = -1) -> bytes:
+        self.asked.append(size)
+        return super().read1(size)
+
+
+def test_the_file_is_read_as_a_stream_in_small_pieces():
+    stream = ReadSizes(b"id\n" + b"".join(f"{i}\n".encode() for i in range(1, 20001)))
+    parsed = csv_parse(stream)
+    assert len(parsed.contact_ids) == 20000
+    assert stream.asked and all(0 < size <= 64 * 1024 for size in stream.asked)
+
+
+def test_more_rows_than_the_limit_are_refused_naming_the_limit_without_reading_on():
+    raw = b"".join(f"{i}\n".encode() for i in range(1, 1_000_001))
+    stream = ReadSizes(raw)
+    with pytest.raises(CsvError, match="more than 1,000 contact ids") as refused:
+        csv_parse(stream, limit=1000)
+    assert "at most 1,000 rows" in str(refused.value)
+    assert stream.tell() < len(raw) // 10  # stopped at the limit, not at the end of the file
+
+
+@override_settings(SYNC_CSV_MAX_ROWS=3)
+def test_the_row_limit_is_a_setting_and_a_file_at_the_limit_is_fine():
+    assert csv_parse(b"1\n2\n3\n\nReport footer\n").contact_ids == [1, 2, 3]
+    with pytest.raises(CsvError, match="more than 3 contact ids"):
+        csv_parse(b"1\n2\n3\n4\n")
+
+
+def test_wrong_lines_in_the_middle_are_counted_past_the_ones_listed():
+    raw = b"1\n" + b"x\n" * 15 + b"2\n"
+    with pytest.raises(CsvError, match=r"line 2: 'x'.*\(and 5 more\)"):
+        csv_parse(raw)
+
+
+def test_ids_are_checked_against_the_practice_in_chunks(practice_a, monkeypatch):
+    monkeypatch.setattr(csv_input, "CHECK_CHUNK", 2)
+    ours = [make_contact(practice_a).pk for _ in range(3)]
+    parsed = csv_parse("\n".join(str(i) for i in [*ours, 999998, 999999]).encode())
+    with pytest.raises(CsvError, match="999998, 999999"):
+        csv_check_ids(practice=practice_a, parsed=parsed)
