@@ -296,7 +296,6 @@ def child_patients(practice_id: str, n: int, skip_writeback: bool = False) -> No
             real_send(batch, hint)
 
     batch_patients.send_owed = timed_send
-    from handshake.audit import Actor  # after django.setup()
 
     batch = batch_control.batch_start_patients(practice=practice, actor=Actor(label="bench"))
     started = time.monotonic()
