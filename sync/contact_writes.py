@@ -215,9 +215,17 @@ def _postponed(contact: Contact, exc: errors.HintError) -> str:
     Contact.objects.filter(pk=contact.pk, hint_write_state=WAITING).update(
         hint_write_attempts=attempts,
         hint_write_next_at=timezone.now() + policy.backoff(attempts, policy.CONTACT_SCHEDULE),
-        hint_write_error=policy.error_sentence(exc, practice_token=True),
+        hint_write_error=_passing_reason(exc),
     )
     return WAITING
+
+
+def _passing_reason(exc: errors.HintError) -> str:
+    """Why the last try did not land, for a write that is retried by itself: the policy's
+    sentence ends in "try again", which is the worker's job here, not the reader's."""
+    if isinstance(exc, errors.HintRateLimited):
+        return "Hint was busy (too many requests)."
+    return "Hint did not answer."
 
 
 def _next_step(exc: errors.HintError) -> str:
