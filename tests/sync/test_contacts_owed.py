@@ -328,3 +328,15 @@ def test_owed_fields_name_what_hint_must_not_overwrite(practice_a):
     assert contact_writes.owed_fields(contact) == {"city", "email"}
     updates = {"city": "Theirs", "email": "z@y.test", "last_name": "N"}
     assert contact_writes.updates_without_owed(contact, updates) == {"last_name": "N"}
+
+
+def test_the_save_button_says_it_is_working_by_a_static_script(client, practice_a, staff_key):
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    contact = make_contact(practice_a, hint_patient_id="pat-100")
+    form = _page(client, "sync:contact-edit", staff_key, contact.pk)
+    assert 'data-working="Saving…">Save</button>' in form
+    script = Path(finders.find("hintpartner/app.js")).read_text(encoding="utf-8")
+    assert "button[data-working]" in script and "disabled = true" in script

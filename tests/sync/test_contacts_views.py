@@ -1,6 +1,5 @@
 """Contact pages: list with live search, create, edit, detail, Sync to Hint, unlink."""
 
-
 from django.urls import reverse
 
 from handshake.models import AuditEntry
