@@ -69,12 +69,8 @@ def contact_write_owe(contact: Contact, *, fields: Collection[str], link: bool =
 
 def contact_write_clear(contact: Contact) -> None:
     """Nothing is owed any more (a link Hint took, an unlink); the caller saves."""
-    contact.hint_owed_fields = []
-    contact.hint_link_owed = False
-    contact.hint_write_state = Contact.HintWrite.NONE
-    contact.hint_write_attempts = 0
-    contact.hint_write_next_at = None
-    contact.hint_write_error = ""
+    for name, value in _cleared().items():
+        setattr(contact, name, value)
 
 
 def contact_writes_dispatch(*, limit: int = DISPATCH_LIMIT) -> int:
