@@ -151,7 +151,10 @@ HINT_NAV: list[tuple[str, str]] = [
 HINT_PRACTICE_CONNECTED_HOOKS: list[str] = ["sync.backfill.backfill_ensure_first"]
 # Called with no arguments by `manage.py worker` every WORKER_DISPATCH_SECONDS: work that turns
 # rows into queued tasks in bulk (the webhook receiver stores events and queues nothing itself).
-WORKER_DISPATCHERS: list[str] = ["webhooks.services.events_dispatch"]
+WORKER_DISPATCHERS: list[str] = [
+    "webhooks.services.events_dispatch",
+    "sync.contact_writes.contact_writes_dispatch",  # contact changes owed to Hint, when due
+]
 WORKER_DISPATCH_SECONDS = 0.5
 # URL name → WSGI callable answering it without the pages' middleware (`hintpartner/lean.py`):
 # the webhook receiver, whose acknowledgement has a throughput target.

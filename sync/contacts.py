@@ -1,10 +1,12 @@
 """Contacts and their link to Hint patients, as staff change them here.
 
 Order of work for a link: read the patient, merge (sync.merge), write to Hint, then save here in
-one transaction. If Hint refuses, nothing changed here; the message says what to do next.
+one transaction. If Hint refuses, nothing changed here; the message says what to do next. If Hint
+does not answer the write, the link is saved here and its write is owed (`sync.contact_writes`).
+An edit is saved here first and owed to Hint: the worker sends it.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -15,16 +17,11 @@ from hintpartner.hint import api, errors
 from hintpartner.hint.paths import PATIENT_ID
 from hintpartner.hint.policy import error_sentence
 from sync import fieldmap
+from sync.contact_writes import contact_write_clear, contact_write_owe
 from sync.merge import MergeResult, Situation, merge
 from sync.models import Contact, SyncLog, SyncOptions
 from sync.options import sync_log_write
-from sync.outbound import (
-    INTEGRATION_CLEARED,
-    integration_fields,
-    mirror_answer,
-    patient_known,
-    patient_push,
-)
+from sync.outbound import INTEGRATION_CLEARED, integration_fields, mirror_answer, patient_push
 
 
 class SyncError(Exception):
@@ -60,59 +57,28 @@ def contact_create(*, practice: Any, values: dict[str, Any], actor: Actor) -> Co
     return contact
 
 
-def contact_update(*, contact: Contact, values: dict[str, Any], token: str, actor: Actor) -> str:
-    """Save an edit; when linked, push the two-way fields to Hint (contact wins).
+def contact_update(*, contact: Contact, values: dict[str, Any], actor: Actor) -> Contact:
+    """Save an edit here; a linked contact then owes Hint the changed two-way fields.
 
-    Returns "" or a warning: the edit is always kept here, a refused push is logged and shown.
+    No call to Hint here: the change is committed with what it owes, and the worker sends it
+    (`sync.contact_writes`), so the page answers at once whatever Hint does.
     """
-    before = fieldmap.contact_values(contact)
     with transaction.atomic():
+        fresh = (
+            Contact.objects.for_practice(contact.practice_id).select_for_update().get(pk=contact.pk)
+        )
+        before = fieldmap.contact_values(fresh)
         for name in fieldmap.TWO_WAY_FIELDS:
             if name in values:
-                setattr(contact, name, values[name])
-        contact.save()
-        _audit(contact, actor, "contact.edited")
-    after = fieldmap.contact_values(contact)
-    changed = {n: after[n] for n in fieldmap.TWO_WAY_FIELDS if after[n] != before[n]}
-    if not contact.hint_patient_id or not changed:
-        return ""
-    return contact_push(contact=contact, token=token, fields=changed.keys())
-
-
-def contact_push(*, contact: Contact, token: str, fields: Iterable[str] | None = None) -> str:
-    """Push a linked contact's two-way fields to its patient (contact wins); "" or a warning."""
-    names = list(fields) if fields is not None else list(fieldmap.TWO_WAY_FIELDS)
-    known_data = patient_known(contact)
-    ours = fieldmap.contact_values(contact)
-    known = fieldmap.patient_values(known_data) if known_data is not None else None
-    result = merge(
-        situation=Situation.CONTACT_EDITED,
-        contact={n: ours[n] for n in names},
-        patient={n: known[n] for n in names} if known else {},
-    )
-    if not result.patient_updates:
-        return ""
-    try:
-        patient_push(
-            practice=contact.practice,
-            token=token,
-            patient_id=contact.hint_patient_id,
-            values=result.patient_updates,
-            patient_data=known_data,
-        )
-    except errors.HintError as exc:
-        text = error_sentence(exc)
-        sync_log_write(
-            practice=contact.practice,
-            level=SyncLog.Level.ERROR,
-            message="Saved here, but the change could not be sent to Hint.",
-            detail=text,
-            contact=contact,
-            patient_id=contact.hint_patient_id,
-        )
-        return f"Saved here, but not in Hint. {text}"
-    Contact.objects.filter(pk=contact.pk).update(last_synced_at=timezone.now())
-    return ""
+                setattr(fresh, name, values[name])
+        after = fieldmap.contact_values(fresh)
+        changed = [n for n in fieldmap.TWO_WAY_FIELDS if after[n] != before[n]]
+        if fresh.hint_patient_id and changed:
+            contact_write_owe(fresh, fields=changed)
+        fresh.save()
+        _audit(fresh, actor, "contact.edited", ", ".join(changed))
+    contact.refresh_from_db()
+    return contact
 
 
 def contact_link(
@@ -128,11 +94,15 @@ def contact_link(
         data = (
             patient if patient is not None else api.patient_get(token=token, patient_id=patient_id)
         )
-        result = merge(
-            situation=Situation.MANUAL_LINK,
-            contact=fieldmap.contact_values(contact),
-            patient=fieldmap.patient_values(data),
-        )
+    except errors.HintError as exc:
+        raise _link_failed(contact, patient_id, exc) from exc
+    result = merge(
+        situation=Situation.MANUAL_LINK,
+        contact=fieldmap.contact_values(contact),
+        patient=fieldmap.patient_values(data),
+    )
+    owed: list[str] | None = None
+    try:
         patient_push(
             practice=practice,
             token=token,
@@ -142,16 +112,10 @@ def contact_link(
             extra=integration_fields(contact),
         )
     except errors.HintError as exc:
-        text = error_sentence(exc)
-        sync_log_write(
-            practice=practice,
-            level=SyncLog.Level.ERROR,
-            message="Linking to a Hint patient failed.",
-            detail=text,
-            contact=contact,
-            patient_id=patient_id,
-        )
-        raise SyncError(f"The contact was not linked. {text}") from exc
+        if not (exc.transient or exc.uncertain):
+            raise _link_failed(contact, patient_id, exc) from exc
+        # Hint may be back in a minute: the link is made here and its write is owed.
+        owed = sorted(result.patient_updates)
     _link_replacing(
         contact=contact,
         patient_id=patient_id,
@@ -159,8 +123,23 @@ def contact_link(
         actor=actor,
         token=token,
         audit=lambda: _audit(contact, actor, "contact.linked", f"patient {patient_id}"),
+        owed=owed,
     )
     return contact
+
+
+def _link_failed(contact: Contact, patient_id: str, exc: errors.HintError) -> SyncError:
+    """Log a link Hint refused (or whose patient could not be read); nothing changed here."""
+    text = error_sentence(exc)
+    sync_log_write(
+        practice=contact.practice,
+        level=SyncLog.Level.ERROR,
+        message="Linking to a Hint patient failed.",
+        detail=text,
+        contact=contact,
+        patient_id=patient_id,
+    )
+    return SyncError(f"The contact was not linked. {text}")
 
 
 def patient_create_from_contact(*, contact: Contact, actor: Actor, token: str) -> Contact:
@@ -183,7 +162,8 @@ def patient_create_from_contact(*, contact: Contact, actor: Actor, token: str) -
             detail=text,
             contact=contact,
         )
-        raise SyncError(text) from exc
+        # A create is not owed: after a lost answer we could not tell whether Hint made it.
+        raise SyncError(f"The patient was not created, and nothing changed here. {text}") from exc
     patient_id = str(data.get(PATIENT_ID) or "")
     if not patient_id:
         raise SyncError("Hint did not say which patient it created. Search for it and link it.")
@@ -219,10 +199,11 @@ def _link_replacing(
     actor: Actor,
     token: str,
     audit: Callable[[], None],
+    owed: list[str] | None = None,
 ) -> None:
     """Save a link made here; patients that lost their link lose our fields in Hint too."""
     released = link_save(
-        contact=contact, patient_id=patient_id, result=result, actor=actor, audit=audit
+        contact=contact, patient_id=patient_id, result=result, actor=actor, audit=audit, owed=owed
     )
     for old_patient_id in released:
         _integration_clear(practice=contact.practice, token=token, patient_id=old_patient_id)
@@ -237,7 +218,8 @@ def contact_unlink(*, contact: Contact, actor: Actor, token: str) -> Contact:
         if not old:
             return fresh
         fresh.hint_patient_id = ""
-        fresh.save(update_fields=["hint_patient_id"])
+        contact_write_clear(fresh)  # the change stays here; there is no patient to owe it to
+        fresh.save()
         sync_log_write(
             practice=practice,
             level=SyncLog.Level.DEBUG,
@@ -284,7 +266,8 @@ def contact_save_linked(
     """Write merged values and the link onto `contact` and log it (inside the caller's atomic)."""
     fieldmap.contact_assign(contact, updates)
     contact.hint_patient_id = patient_id
-    contact.last_synced_at = timezone.now()
+    if not contact.hint_write_state:  # in step with Hint only when nothing is owed
+        contact.last_synced_at = timezone.now()
     if batch_sync_id:
         contact.last_batch_sync_id = batch_sync_id
     contact.save()
@@ -309,11 +292,13 @@ def link_save(
     options: SyncOptions | None = None,
     refresh: bool = True,
     audit: Callable[[], None] | None = None,
+    owed: list[str] | None = None,
 ) -> list[str]:
     """Save a link and the contact's merged values; returns patient ids that lost their link.
 
     Batches pass their `options` and `refresh=False` to save queries on every row; `audit`
     records the link in the same transaction (a link a person made; batches audit the batch).
+    Hint took the link's write, unless `owed` names the fields still to send with it.
     """
     practice = contact.practice
     released: list[str] = []
@@ -338,6 +323,10 @@ def link_save(
                 patient_id=patient_id,
                 options=options,
             )
+        if owed is None:
+            contact_write_clear(fresh)
+        else:
+            contact_write_owe(fresh, fields=owed, link=True)
         contact_save_linked(
             fresh,
             practice=practice,

@@ -6,7 +6,6 @@ Webhook processing and backfill call `patient_changed` after the mirror changed.
 its inputs for one patient and carries it out.
 """
 
-from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
@@ -14,13 +13,13 @@ from django.utils import timezone
 
 from hintpartner.hint.decode import parse_time
 from sync import fieldmap
+from sync.contact_writes import contact_write_owe, updates_without_owed
 from sync.contacts import contact_save_linked
 from sync.linking import Decision, Outcome, patient_link_decide
 from sync.matching import contact_matches, patient_key
 from sync.merge import Situation
 from sync.models import Contact, Patient, SyncLog, SyncOptions
 from sync.options import options_for, sync_log_write
-from sync.outbound import integration_fields, patient_known, patient_push
 
 # A patient first seen by the mirror counts as new only when Hint created it this recently.
 NEW_PATIENT_MAX_AGE = timedelta(days=2)
@@ -47,9 +46,10 @@ def patient_changed(*, patient: Patient, created: bool) -> None:
 
     Called by webhook processing and by backfill, inside the transaction that applied the
     change, only when the mirror really changed. A linked contact takes the patient's values
-    (patient wins); an echo of our own change differs in nothing and so changes nothing and
-    sends nothing. With the option on, a new patient is linked to its single unlinked
-    demographic match or gets a new contact. Calls to Hint are queued with `on_commit`.
+    (patient wins) except the fields it still owes Hint; an echo of our own change differs in
+    nothing and so changes nothing and sends nothing. With the option on, a new patient is
+    linked to its single unlinked demographic match or gets a new contact; what the link owes
+    Hint is stored on the contact and sent by the worker (`sync.contact_writes`).
     """
     if patient.is_destroyed:
         return
@@ -78,22 +78,10 @@ def patient_changed(*, patient: Patient, created: bool) -> None:
 def _decision_carry_out(
     decision: Decision, *, patient: Patient, options: SyncOptions | None
 ) -> None:
-    """Write what the decision says for one patient; Hint's share is queued after commit."""
+    """Write what the decision says for one patient; what Hint is owed is stored on the contact."""
     practice = patient.practice
     if decision.outcome is Outcome.UPDATED and decision.contact is not None:
-        contact = decision.contact
-        changed = fieldmap.contact_assign(contact, decision.contact_updates)
-        if not changed:
-            return
-        contact.last_synced_at = timezone.now()
-        contact.save()
-        sync_log_write(
-            practice=practice,
-            level=SyncLog.Level.DEBUG,
-            message="Contact updated from Hint: " + ", ".join(changed) + ".",
-            contact=contact,
-            patient_id=patient.hint_id,
-        )
+        _linked_update(decision.contact, decision.contact_updates, patient=patient)
     elif decision.outcome is Outcome.MULTIPLE:
         sync_log_write(
             practice=practice,
@@ -105,6 +93,8 @@ def _decision_carry_out(
     elif decision.makes_link:
         contact = decision.contact or Contact(practice=practice)
         with transaction.atomic():
+            # Hint is owed the filled-in fields and our integration fields: the worker sends them.
+            contact_write_owe(contact, fields=decision.patient_updates, link=True)
             contact_save_linked(
                 contact,
                 practice=practice,
@@ -112,21 +102,30 @@ def _decision_carry_out(
                 patient_id=patient.hint_id,
                 message=f"Contact {decision.outcome} for a Hint patient.",
             )
-        from hintpartner.tasks import enqueue_on_commit
-        from sync.tasks import patient_link_push_task  # the task calls back into this module
-
-        enqueue_on_commit(patient_link_push_task, contact.pk, sorted(decision.patient_updates))
 
 
-def patient_link_push(*, contact: Contact, fields: Iterable[str], token: str) -> None:
-    """After a Hint-side link: write filled-in fields and our integration fields to the patient."""
-    ours = fieldmap.contact_values(contact)
-    values = {n: ours[n] for n in fields if n in fieldmap.TWO_WAY_FIELDS}
-    patient_push(
-        practice=contact.practice,
-        token=token,
-        patient_id=contact.hint_patient_id,
-        values=values,
-        patient_data=patient_known(contact),
-        extra=integration_fields(contact),
-    )
+def _linked_update(contact: Contact, updates: fieldmap.Values, *, patient: Patient) -> None:
+    """The linked contact takes the patient's values (patient wins), except the fields it
+    still owes Hint: our change is sent first, then Hint's answer is applied."""
+    with transaction.atomic():
+        # Locked and read again: an edit committed since the decision read it is owed now.
+        fresh = (
+            Contact.objects.for_practice(patient.practice_id)
+            .select_for_update()
+            .filter(pk=contact.pk, hint_patient_id=patient.hint_id)
+            .first()
+        )
+        if fresh is None:
+            return
+        changed = fieldmap.contact_assign(fresh, updates_without_owed(fresh, updates))
+        if not changed:
+            return
+        fresh.last_synced_at = timezone.now()
+        fresh.save(update_fields=[*changed, "last_synced_at"])
+        sync_log_write(
+            practice=patient.practice,
+            level=SyncLog.Level.DEBUG,
+            message="Contact updated from Hint: " + ", ".join(changed) + ".",
+            contact=fresh,
+            patient_id=patient.hint_id,
+        )

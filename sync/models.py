@@ -1,5 +1,7 @@
 """Patient (a mirror of Hint's patients), contacts, batches and the sync log."""
 
+from typing import Any
+
 from django.db import models
 
 from hintpartner.tenancy import PracticeOwned, PracticeScopedQuerySet
@@ -93,6 +95,10 @@ class ContactQuerySet(PracticeScopedQuerySet):
     def unlinked(self) -> "ContactQuerySet":
         return self.filter(hint_patient_id="")
 
+    def writes_due(self, now: Any) -> "ContactQuerySet":
+        """Contacts (of every practice: the worker's sweep) whose owed write may be sent now."""
+        return self.filter(hint_write_state=Contact.HintWrite.WAITING, hint_write_next_at__lte=now)
+
 
 class Contact(PracticeOwned):
     """The partner's own record of a person, optionally linked to one Hint patient.
@@ -100,6 +106,13 @@ class Contact(PracticeOwned):
     Two-way fields follow the seed guide's list (plus last name); the Hint-only fields below
     them are copied from the patient and read-only here. `sync.fieldmap` says which is which.
     """
+
+    class HintWrite(models.TextChoices):
+        """Where a change made here stands with Hint (`sync.contact_writes`)."""
+
+        NONE = "", "nothing owed"  # Hint holds what we hold (or the contact is not linked)
+        WAITING = "waiting", "waiting to reach Hint"  # sent in the background, with retries
+        FAILED = "failed", "not accepted by Hint"  # Hint refused it; a person must act
 
     class Sex(models.TextChoices):
         BLANK = "", "not set"
@@ -139,6 +152,21 @@ class Contact(PracticeOwned):
     synced_to_hint = models.BooleanField("synced to Hint", default=False)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_batch_sync_id = models.CharField(max_length=40, blank=True)
+    # What Hint is owed (stored with the change, sent by the worker): two-way fields whose value
+    # here Hint has not confirmed (an event from Hint never overwrites them), and whether our
+    # integration fields (a link made here) are still to be written.
+    hint_owed_fields = models.JSONField(default=list, blank=True)
+    hint_link_owed = models.BooleanField(default=False)
+    hint_write_state = models.CharField(
+        max_length=10, choices=HintWrite.choices, default=HintWrite.NONE, blank=True
+    )
+    hint_write_attempts = models.PositiveIntegerField(default=0)
+    # When the worker's sweep may send it next (backoff), or until when a sender holds it.
+    hint_write_next_at = models.DateTimeField(null=True, blank=True)
+    # Plain words for the page: the last failure and what to do. Never a token or an id.
+    hint_write_error = models.CharField(max_length=500, blank=True)
+    # We wrote a refusal into the patient's `integration_error_message`: the next write clears it.
+    hint_error_in_hint = models.BooleanField(default=False)
     # Normalized keys for the demographic match (kept by save(); see sync.matching).
     first_name_key = models.CharField(max_length=200, blank=True, editable=False)
     last_name_key = models.CharField(max_length=200, blank=True, editable=False)
@@ -163,6 +191,10 @@ class Contact(PracticeOwned):
             models.Index(fields=["practice", "first_name_key"], name="contact_first_key"),
             # The unique constraint's index is partial, which SQLite cannot use for `IN (…)`.
             models.Index(fields=["practice", "hint_patient_id"], name="contact_hint_patient"),
+            # The worker's sweep of owed writes that are due.
+            models.Index(
+                fields=["hint_write_state", "hint_write_next_at"], name="contact_write_due"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -172,13 +204,21 @@ class Contact(PracticeOwned):
     def full_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p)
 
+    @property
+    def hint_status(self) -> str:
+        """ "unlinked", "synced" (Hint confirmed what we hold), "waiting" or "failed"."""
+        if not self.hint_patient_id:
+            return "unlinked"
+        return self.hint_write_state or "synced"
+
     def refresh_keys(self) -> None:
         """Recompute the normalized match keys from the name fields."""
         from sync.matching import normalize_name
 
         self.first_name_key = normalize_name(self.first_name)
         self.last_name_key = normalize_name(self.last_name)
-        self.synced_to_hint = bool(self.hint_patient_id)
+        # "Synced" only while Hint holds what we hold: linked and nothing owed.
+        self.synced_to_hint = bool(self.hint_patient_id) and not self.hint_write_state
 
     def save(self, *args: object, **kwargs: object) -> None:
         # The keys and the "synced" flag derive from this row's own fields: an invariant.

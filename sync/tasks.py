@@ -1,8 +1,9 @@
 """Background work of the contact sync: tasks only load rows and call services."""
 
+from django.db import transaction
 from django_tasks import task
 
-from sync import batch_control, inbound
+from sync import batch_control, contact_writes
 from sync.models import Contact
 
 
@@ -13,15 +14,20 @@ def batch_run_task(batch_id: int) -> None:
 
 
 @task()
-def patient_link_push_task(contact_id: int, fields: list[str]) -> None:
-    """After a link made from Hint's side, write filled-in fields and our integration fields."""
-    from handshake.services import NotInstalled, practice_token
+def contact_write_task(*, contact_id: int, practice_id: int) -> str:
+    """Send what one contact owes Hint (practice token); a failure waits for the next sweep."""
+    contact = Contact.objects.for_practice(practice_id).filter(pk=contact_id).first()
+    if contact is None:
+        return "gone"
+    return contact_writes.contact_write_send(contact=contact)
 
-    contact = Contact.objects.filter(pk=contact_id).select_related("practice").first()
-    if contact is None or not contact.hint_patient_id:
-        return
-    try:
-        token = practice_token(contact.practice)
-    except NotInstalled:
-        return
-    inbound.patient_link_push(contact=contact, fields=fields, token=token)
+
+@task()
+def patient_link_push_task(contact_id: int, fields: list[str]) -> None:
+    """Tasks queued before writes were owed on the contact: owe the link's write there."""
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().filter(pk=contact_id).first()
+        if contact is None or not contact.hint_patient_id:
+            return
+        contact_writes.contact_write_owe(contact, fields=fields, link=True)
+        contact.save()

@@ -12,6 +12,8 @@ urlpatterns += [
     path("contacts/new", views_contacts.contact_create, name="contact-create"),
     path("contacts/<int:pk>", views_contacts.contact_detail, name="contact-detail"),
     path("contacts/<int:pk>/edit", views_contacts.contact_edit, name="contact-edit"),
+    path("contacts/<int:pk>/status", views_contacts.contact_status, name="contact-status"),
+    path("contacts/<int:pk>/retry", views_contacts.contact_write_retry, name="contact-write-retry"),
     path("contacts/<int:pk>/sync", views_contacts.contact_sync, name="contact-sync"),
     path(
         "contacts/<int:pk>/sync/search",
@@ -35,6 +37,7 @@ urlpatterns += [
     path("batches/<int:pk>/rows.csv", views_batches.batch_rows_csv, name="batch-rows-csv"),
     path("log/", views_log.log_list, name="log"),
     path("log/<int:pk>", views_log.log_detail, name="log-detail"),
+    path("log/<int:pk>/retry", views_log.log_retry, name="log-retry"),
     path("options/", views_log.options_edit, name="options"),
     path("options/panel", views_log.settings_panel, name="settings-panel"),
 ]

@@ -11,7 +11,7 @@ from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from hintpartner.hint import api, errors
 from hintpartner.hint.policy import error_sentence
-from sync import contacts, fieldmap
+from sync import contact_writes, contacts, fieldmap
 from sync.matching import normalize_name
 from sync.models import Contact, Patient
 from sync.patient_search import patients_page
@@ -124,6 +124,23 @@ def contact_detail(request: HintRequest, pk: int) -> HttpResponse:
     return render(request, "sync/contacts_detail.html", _detail_context(contact))
 
 
+@require_GET
+@hint_session(permission="view_records")
+def contact_status(request: HintRequest, pk: int) -> HttpResponse:
+    """The contact's standing with Hint (htmx polls it while a change waits to reach Hint)."""
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    return render(request, "sync/contacts_status.html", {"contact": contact})
+
+
+@require_POST
+@hint_session(permission="edit_records")
+def contact_write_retry(request: HintRequest, pk: int) -> HttpResponse:
+    """Send a change Hint refused once more (after its cause was fixed)."""
+    contact = get_object_or_404(_contacts(request), pk=pk)
+    contact_writes.contact_write_retry(contact=contact, actor=Actor.from_hint(request.hint))
+    return redirect_with_session(request, "sync:contact-detail", contact.pk)
+
+
 def _detail_context(contact: Contact, **extra: object) -> dict:
     patient_deleted = bool(contact.hint_patient_id) and (
         Patient.objects.for_practice(contact.practice_id)
@@ -149,18 +166,12 @@ def contact_edit(request: HintRequest, pk: int) -> HttpResponse:
             return render(
                 request, "sync/contacts_form.html", {"form": form, "contact": contact}, status=400
             )
-        # Read the edited values, then reload the row so the service sees what was saved before.
-        values = {n: form.cleaned_data[n] for n in fieldmap.TWO_WAY_FIELDS}
-        contact.refresh_from_db()
-        warning = contacts.contact_update(
+        # Stored here with what Hint is owed; the worker sends it, so this answers at once.
+        contacts.contact_update(
             contact=contact,
-            values=values,
-            token=request.hint.token,
+            values={n: form.cleaned_data[n] for n in fieldmap.TWO_WAY_FIELDS},
             actor=Actor.from_hint(request.hint),
         )
-        if warning:
-            context = _detail_context(contact, warning=warning)
-            return render(request, "sync/contacts_detail.html", context)
         return redirect_with_session(request, "sync:contact-detail", contact.pk)
     return render(request, "sync/contacts_form.html", {"form": form, "contact": contact})
 

@@ -3,12 +3,13 @@
 from django import forms
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from handshake.audit import Actor
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
-from sync.models import Batch, SyncLog, SyncOptions
+from sync import contact_writes
+from sync.models import Batch, Contact, SyncLog, SyncOptions
 from sync.options import options_for, options_save
 
 PAGE_SIZE = 50
@@ -31,6 +32,7 @@ def log_list(request: HintRequest) -> HttpResponse:
     rows = list(entries.order_by("-created_at", "-pk")[start : start + PAGE_SIZE + 1])
     context = {
         "entries": rows[:PAGE_SIZE],
+        "retryable": _retryable(request, rows[:PAGE_SIZE]),
         "level": level,
         "levels": SyncLog.Level.choices,
         "page": page,
@@ -40,11 +42,52 @@ def log_list(request: HintRequest) -> HttpResponse:
     return render(request, "sync/log_list.html", context)
 
 
+def _failed_contact(request: HintRequest, entry: SyncLog) -> Contact | None:
+    """The entry's contact, when its change is refused by Hint right now (Retry applies)."""
+    if not entry.contact_id_ref.isdigit():
+        return None
+    contacts = Contact.objects.for_practice(request.hint.practice)
+    return contacts.filter(
+        pk=int(entry.contact_id_ref), hint_write_state=Contact.HintWrite.FAILED
+    ).first()
+
+
+def _retryable(request: HintRequest, entries: list[SyncLog]) -> set[int]:
+    """Entries (pks) whose contact's change Hint refused and a Retry may send (one query)."""
+    refs = {int(e.contact_id_ref) for e in entries if e.contact_id_ref.isdigit()}
+    if not refs:
+        return set()
+    failed = set(
+        Contact.objects.for_practice(request.hint.practice)
+        .filter(pk__in=refs, hint_write_state=Contact.HintWrite.FAILED)
+        .values_list("pk", flat=True)
+    )
+    return {
+        e.pk
+        for e in entries
+        if e.level != SyncLog.Level.DEBUG
+        and e.contact_id_ref.isdigit()
+        and int(e.contact_id_ref) in failed
+    }
+
+
 @require_GET
 @hint_session(permission="view_settings")
 def log_detail(request: HintRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(SyncLog.objects.for_practice(request.hint.practice), pk=pk)
-    return render(request, "sync/log_detail.html", {"entry": entry})
+    failed = _failed_contact(request, entry) if entry.level != SyncLog.Level.DEBUG else None
+    return render(request, "sync/log_detail.html", {"entry": entry, "retryable": failed})
+
+
+@require_POST
+@hint_session(permission="edit_records")
+def log_retry(request: HintRequest, pk: int) -> HttpResponse:
+    """Retry from the log: send the entry's contact's refused change to Hint again."""
+    entry = get_object_or_404(SyncLog.objects.for_practice(request.hint.practice), pk=pk)
+    contact = _failed_contact(request, entry)
+    if contact is not None:
+        contact_writes.contact_write_retry(contact=contact, actor=Actor.from_hint(request.hint))
+    return redirect_with_session(request, "sync:log-detail", entry.pk)
 
 
 class OptionsForm(forms.ModelForm):

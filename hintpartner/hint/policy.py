@@ -43,6 +43,10 @@ def http_schedule() -> Schedule:
 # retries sooner still (15 s, 30 s, 1 min, … 30 min), because a clinician may be watching it.
 WEBHOOK_SCHEDULE = Schedule(base=30, cap=60 * 60, factor=4)
 NOTE_SCHEDULE = Schedule(base=15, cap=30 * 60)
+# A contact's change owed to Hint (10 s, 20 s, 40 s, then every minute): staff watch the badge,
+# and once Hint is back the change must land within a minute, however long the outage was.
+# Owed writes are a person's edits, so even a long outage costs few calls.
+CONTACT_SCHEDULE = Schedule(base=10, cap=60)
 
 
 def is_token_refused(exc: BaseException) -> bool:

@@ -4,7 +4,7 @@ import pytest
 import responses
 
 from handshake.audit import Actor
-from sync import contacts, inbound
+from sync import contact_writes, contacts, inbound
 from sync.contacts import SyncError
 from sync.models import Contact, Patient, SyncLog
 from sync.options import options_for, sync_log_write
@@ -143,40 +143,13 @@ def test_creating_a_patient_needs_a_first_and_last_name(practice_a, mocked_hint)
     assert len(mocked_hint.calls) == 0
 
 
-def test_editing_a_linked_contact_pushes_only_the_changed_two_way_fields(
-    practice_a, mocked_hint, hint_url
-):
-    contact = make_contact(practice_a, hint_patient_id="pat-100")
-    mocked_hint.patch(_patients(hint_url), json=patient_json(city="Shelbyville"))
-
-    warning = contacts.contact_update(
-        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor=Actor(label="Ann")
-    )
-
-    assert warning == ""
-    assert _sent(mocked_hint.calls[0]) == {"address_city": "Shelbyville"}
-
-
-def test_editing_an_unlinked_contact_calls_nobody(practice_a, mocked_hint):
+def test_editing_an_unlinked_contact_calls_nobody_and_owes_nothing(practice_a, mocked_hint):
     contact = make_contact(practice_a)
-    contacts.contact_update(
-        contact=contact, values={"city": "X"}, token=TOKEN, actor=Actor(label="Ann")
-    )
-    assert len(mocked_hint.calls) == 0
-
-
-def test_a_refused_push_keeps_the_edit_and_says_so(practice_a, mocked_hint, hint_url):
-    contact = make_contact(practice_a, hint_patient_id="pat-100")
-    mocked_hint.patch(_patients(hint_url), status=503)
-
-    warning = contacts.contact_update(
-        contact=contact, values={"city": "Shelbyville"}, token=TOKEN, actor=Actor(label="Ann")
-    )
-
-    assert "Saved here, but not in Hint" in warning
+    contacts.contact_update(contact=contact, values={"city": "X"}, actor=Actor(label="Ann"))
     contact.refresh_from_db()
-    assert contact.city == "Shelbyville"
-    assert SyncLog.objects.filter(level="error", contact_id_ref=str(contact.pk)).exists()
+    assert contact.city == "X" and contact.hint_status == "unlinked"
+    assert contact.hint_owed_fields == []
+    assert len(mocked_hint.calls) == 0
 
 
 def _new(**overrides):
@@ -216,13 +189,18 @@ def test_a_new_patient_with_the_option_on_links_its_single_unlinked_match(
     make_contact(practice_a, first_name="Ana", last_name="Nunez", hint_patient_id="pat-999")
     responses.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
 
-    with django_capture_on_commit_callbacks(execute=True):
-        patient = _mirror(practice_a, _new())
-        inbound.patient_changed(patient=patient, created=True)
-
+    patient = _mirror(practice_a, _new())
+    inbound.patient_changed(patient=patient, created=True)
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-100"
     assert contact.first_name == "Ana"  # patient wins
+    assert contact.hint_status == "waiting" and contact.hint_link_owed  # sent by the worker
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert contact_writes.contact_writes_dispatch() == 1
+
+    contact.refresh_from_db()
+    assert contact.hint_status == "synced"
     body = json.loads(responses.calls[0].request.body)
     assert body["integration_record_id"] == str(contact.pk)
     assert {"type": "office", "number": "555-9"} in body["phones"]  # filled into Hint
@@ -237,10 +215,12 @@ def test_a_new_patient_without_a_match_gets_a_new_contact_when_the_option_is_on(
     options.save()
     responses.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
 
+    inbound.patient_changed(patient=_mirror(practice_a, _new()), created=True)
     with django_capture_on_commit_callbacks(execute=True):
-        inbound.patient_changed(patient=_mirror(practice_a, _new()), created=True)
+        contact_writes.contact_writes_dispatch()
 
     contact = Contact.objects.get(hint_patient_id="pat-100")
+    assert contact.hint_status == "synced"
     assert contact.last_name == "Núñez" and contact.insurance_payer == "Acme Health"
     assert json.loads(responses.calls[0].request.body)["integration_record_id"] == str(contact.pk)
 

@@ -1,7 +1,5 @@
 """Contact pages: list with live search, create, edit, detail, Sync to Hint, unlink."""
 
-import json
-
 from django.urls import reverse
 
 from handshake.models import AuditEntry
@@ -100,43 +98,6 @@ def test_hint_only_fields_cannot_be_changed_through_the_form(client, practice_a,
     )
     contact.refresh_from_db()
     assert contact.insurance_payer == "Acme"
-
-
-def test_editing_a_linked_contact_pushes_to_hint_and_is_audited(
-    client, practice_a, staff_key, mocked_hint, hint_url
-):
-    contact = make_contact(practice_a, hint_patient_id="pat-100")
-    mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
-    response = _post(
-        client,
-        "sync:contact-edit",
-        staff_key,
-        contact.pk,
-        first_name="Ana",
-        last_name="Nunez",
-        dob="1980-04-02",
-        email="ana@example.test",
-        city="Shelbyville",
-    )
-    assert response.status_code == 303
-    assert json.loads(mocked_hint.calls[0].request.body) == {"address_city": "Shelbyville"}
-    assert AuditEntry.objects.filter(action="contact.edited").exists()
-
-
-def test_a_refused_push_shows_a_warning_and_keeps_the_edit(
-    client, practice_a, staff_key, mocked_hint, hint_url
-):
-    contact = make_contact(practice_a, hint_patient_id="pat-100")
-    mocked_hint.patch(
-        f"{hint_url}/api/provider/patients/pat-100", status=422, json={"message": "No"}
-    )
-    response = _post(
-        client, "sync:contact-edit", staff_key, contact.pk, first_name="Ana", last_name="Nunes"
-    )
-    assert response.status_code == 200
-    assert "Saved here, but not in Hint" in response.content.decode()
-    contact.refresh_from_db()
-    assert contact.last_name == "Nunes"
 
 
 def test_the_sync_page_is_prefilled_and_searches_hint_with_the_session_token(
