@@ -65,8 +65,12 @@ def patient_link_decide(
             contact=fieldmap.contact_values(linked),
             patient=theirs,
         )
-        outcome = Outcome.UPDATED if result.contact_updates else Outcome.UNCHANGED
-        return Decision(outcome, linked, result.contact_updates)
+        # Fields the contact still owes Hint keep our value: ours is sent first, then Hint's
+        # answer is applied (sync.contact_writes).
+        owed = set(linked.hint_owed_fields or ())
+        updates = {name: v for name, v in result.contact_updates.items() if name not in owed}
+        outcome = Outcome.UPDATED if updates else Outcome.UNCHANGED
+        return Decision(outcome, linked, updates)
     free = [c for c in candidates if c.pk not in taken]
     if len(free) > 1:
         return Decision(Outcome.MULTIPLE, matches=len(free))

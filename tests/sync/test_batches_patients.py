@@ -134,6 +134,22 @@ def test_already_linked_contacts_take_the_patients_values(practice_a, mocked_hin
     assert BatchRow.objects.get(batch=batch).outcome == BatchRow.Outcome.UPDATED
 
 
+def test_a_batch_never_overwrites_a_field_the_contact_still_owes_hint(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(
+        practice_a,
+        hint_patient_id="pat-1",
+        first_name="Old",
+        email="mine@x.test",
+        hint_owed_fields=["email"],
+    )
+    _serve(mocked_hint, hint_url, [_patient(1, email="theirs@x.test")])
+    batch_control.batch_run(batch_id=_start(practice_a).pk)
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.email) == ("First1", "mine@x.test")
+
+
 def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicate_work(
     practice_a, mocked_hint, hint_url, monkeypatch
 ):

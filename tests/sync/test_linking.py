@@ -79,6 +79,14 @@ def test_an_update_takes_the_patients_values_and_owes_hint_nothing():
     assert not decision.makes_link
 
 
+def test_a_field_the_contact_still_owes_hint_keeps_our_value():
+    decision = _decide(
+        linked=_contact(1, city="Old town", email="mine@x.test", hint_owed_fields=["email"])
+    )
+    assert decision.contact_updates["city"] == "Springfield"
+    assert "email" not in decision.contact_updates
+
+
 def test_a_link_fills_blanks_both_ways_and_the_patient_wins_the_rest():
     contact = _contact(1, first_name="ANA", office_phone="555-9", city="")
     decision = _decide(candidates=[contact])

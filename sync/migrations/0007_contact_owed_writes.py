@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('handshake', '0002_users_sessions_audit'),
-        ('sync', '0005_patient_keys_byte_order'),
+        ('sync', '0006_batch_phase_and_writes_sent'),
     ]
 
     operations = [
