@@ -239,9 +239,9 @@ def _queue(event_pks: list[int], *, delay: timedelta | None = None) -> bool:
     names a row its worker cannot see yet (on every backend); with `delay`, a deferred retry.
 
     A task lost between the commit and the queue (a crash) is queued again by `events_dispatch`
-    once its lease (EVENT_LEASE) runs out. `webhooks.tasks` imports this module (its tasks call `event_process`),
-    so this is the one place that imports it back, at call time. False when the backend cannot
-    defer a retry (unit tests).
+    once its lease (EVENT_LEASE) runs out. `webhooks.tasks` imports this module (its tasks call
+    `event_process`), so this is the one place that imports it back, at call time. False when
+    the backend cannot defer a retry (unit tests).
     """
     from webhooks import tasks
 
@@ -310,9 +310,9 @@ def events_dispatch(*, limit: int = 5000) -> int:
 
 def events_lease_renew(event_pks: list[int]) -> int:
     """Renew the lease of the events a running task carries (those still pending)."""
-    return WebhookEvent.objects.filter(
-        pk__in=event_pks, status=WebhookEvent.Status.PENDING
-    ).update(queued_at=timezone.now())
+    return WebhookEvent.objects.filter(pk__in=event_pks, status=WebhookEvent.Status.PENDING).update(
+        queued_at=timezone.now()
+    )
 
 
 def events_process_leased(*, event_pks: list[int]) -> dict[str, int]:

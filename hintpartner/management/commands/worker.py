@@ -119,7 +119,9 @@ def tasks_take_over(*, me: str) -> int:
             continue
         if owner != me and started_at > now - stale_after:
             continue  # claimed moments ago by a worker whose first beat is on its way
-        row = DBTaskResult.objects.filter(pk=pk, status=TaskResultStatus.RUNNING, started_at=started_at)
+        row = DBTaskResult.objects.filter(
+            pk=pk, status=TaskResultStatus.RUNNING, started_at=started_at
+        )
         if len(worker_ids) >= MAX_CLAIMS:
             done = row.update(
                 status=TaskResultStatus.FAILED,
@@ -306,11 +308,13 @@ _rq_pulse = LoopPulse()
 _rq_stop_requested = threading.Event()
 
 
-class RQWorker(rq.Worker):
-    """RQ's worker, writing our heartbeat from its own loop's heartbeat (idle: every
+class RQHeartbeat:
+    """For an RQ worker class: our heartbeat written from RQ's loop's own heartbeat (idle: every
     `worker_ttl - 15` s while it waits on Redis; busy: every `job_monitoring_interval` s while
-    its work horse runs a job), and cleaning the registries of dead workers' jobs every minute
+    its work horse runs a job), and the registries of dead workers' jobs cleaned every minute
     (RQ fails a job whose worker stopped beating)."""
+
+    name: str
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["job_monitoring_interval"] = HEARTBEAT_SECONDS
@@ -318,7 +322,7 @@ class RQWorker(rq.Worker):
         super().__init__(*args, **kwargs)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        super().heartbeat(timeout, pipeline)
+        super().heartbeat(timeout, pipeline)  # type: ignore[misc]
         _rq_pulse.tick()
         try:
             heartbeat_write(self.name)
@@ -329,7 +333,11 @@ class RQWorker(rq.Worker):
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         _rq_stop_requested.set()
-        super().request_stop(signum, frame)
+        super().request_stop(signum, frame)  # type: ignore[misc]
+
+
+class RQWorker(RQHeartbeat, rq.Worker):
+    """The RQ worker `manage.py worker` runs (a work horse forked per job)."""
 
 
 RQ_WORKER_CLASS = f"{__name__}.RQWorker"
