@@ -236,7 +236,7 @@ class ReadyWatch(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                with urllib.request.urlopen(  # noqa: S310 - loopback
+                with urllib.request.urlopen(
                     f"http://127.0.0.1:{self.port}/readyz", timeout=3
                 ) as response:
                     status = response.status
@@ -504,7 +504,9 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         connection.close()
         ok = (
-            result["lost"] == 0 and result["duplicated"] == 0 and applied_at is not None
+            result["lost"] == 0
+            and result["duplicated"] == 0
+            and applied_at is not None
             and applied_at - recovered <= 120
         )
         return 0 if ok else 1
