@@ -301,7 +301,11 @@ if REDIS_URL:
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=120)
+# The task loop of `manage.py worker` beats every 10 s (RQ's: every 20 s idle, 10 s busy): older
+# than this, /readyz says 503 and the task rows its worker left RUNNING are taken over.
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=60)
+# A task running longer ends its worker's process (for a restart), as RQ's job timeout does.
+WORKER_TASK_TIMEOUT_SECONDS = env.int("WORKER_TASK_TIMEOUT_SECONDS", default=3600)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -91,8 +91,15 @@ def main() -> int:
             print("  (the sandbox: a local Hint with practices, users and patients)")
         print("  Ctrl-C stops the app, its worker and the sandbox.")
         print("=" * 64 + "\n", flush=True)
-        while all(p.poll() is None for p in procs.values()):
+        while True:
             time.sleep(0.5)
+            # The worker exits non-zero when its task loop cannot go on (or a task ran past its
+            # timeout): start it again, as a supervisor would in production.
+            if procs["worker"].poll() not in (None, 0):
+                print("worker exited with an error; starting it again", flush=True)
+                procs["worker"] = _start("worker", "worker")
+            if not all(p.poll() is None for p in procs.values()):
+                break
         dead = [name for name, p in procs.items() if p.poll() is not None]
         print(f"stopped: {', '.join(dead)} exited; stopping the rest.", flush=True)
         return 1

@@ -291,9 +291,9 @@ def _queue(event_pks: list[int], *, delay: timedelta | None = None) -> bool:
     names a row its worker cannot see yet (on every backend); with `delay`, a deferred retry.
 
     A task lost between the commit and the queue (a crash) is queued again by `events_dispatch`
-    after REQUEUE_AFTER. `webhooks.tasks` imports this module (its tasks call `event_process`),
-    so this is the one place that imports it back, at call time. False when the backend cannot
-    defer a retry (unit tests).
+    once its lease (EVENT_LEASE) runs out. `webhooks.tasks` imports this module (its tasks call
+    `event_process`), so this is the one place that imports it back, at call time. False when
+    the backend cannot defer a retry (unit tests).
     """
     from webhooks import tasks
 
@@ -306,14 +306,23 @@ def _queue(event_pks: list[int], *, delay: timedelta | None = None) -> bool:
 # --- dispatching ------------------------------------------------------------------------------
 
 DISPATCH_BATCH = 100
-# A pending event queued this long ago and still not processed lost its task (a Redis flush, a
-# task row deleted by hand, a crash between claiming and queueing): queue it again. Processing
-# is idempotent, so a slow queue that still holds the task only costs a second, no-op run.
-REQUEUE_AFTER = timedelta(hours=1)
+# Queueing an event takes a lease on it: `queued_at` is when the lease was taken or last renewed.
+# The task carrying the event renews it when it starts and every LEASE_RENEW while it works, so
+# a pending event whose lease ran out lost its task (its worker was killed, the queue was
+# flushed, a crash between claiming and queueing): the dispatcher queues it again. Processing is
+# idempotent (`event_process` locks the row and skips a done event), so a second task that finds
+# the first one alive after all changes nothing.
+EVENT_LEASE = timedelta(seconds=90)
+LEASE_RENEW = timedelta(seconds=20)
+# Leased events still pending, at most: the queue never holds more than the workers run within a
+# lease, so waiting in the queue does not run out a lease that its task would renew.
+DISPATCH_IN_FLIGHT = 2000
+# The name the lease had before it was one (an hour): kept for callers that read it.
+REQUEUE_AFTER = EVENT_LEASE
 
 
 def events_dispatch(*, limit: int = 5000) -> int:
-    """Queue tasks for pending events nobody queued yet, in batches; returns how many.
+    """Queue tasks for pending events with no live lease, in batches; returns how many.
 
     Runs in the worker (`manage.py worker`, every half second). Claims rows with SKIP LOCKED, so
     any number of workers can run it side by side without queueing an event twice.
@@ -321,27 +330,56 @@ def events_dispatch(*, limit: int = 5000) -> int:
     dispatched = 0
     while dispatched < limit:
         now = timezone.now()
-        waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).filter(
-            models.Q(queued_at__isnull=True) | models.Q(queued_at__lt=now - REQUEUE_AFTER)
+        pending = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
+        waiting = pending.filter(
+            models.Q(queued_at__isnull=True) | models.Q(queued_at__lt=now - EVENT_LEASE)
         )
         if not waiting.exists():
             # A plain read first: on SQLite a write transaction takes the database's one write
             # lock, and an idle worker would take it twice a second for nothing.
             break
+        room = DISPATCH_IN_FLIGHT - pending.filter(queued_at__gte=now - EVENT_LEASE).count()
+        if room <= 0:
+            break  # the queue is full enough; the next sweep queues more
         with transaction.atomic():
             pks = list(
                 waiting.order_by("queued_at", "pk")
                 .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:DISPATCH_BATCH]
+                .values_list("pk", flat=True)[: min(DISPATCH_BATCH, room)]
             )
             if not pks:
                 break
+            taken_over = WebhookEvent.objects.filter(pk__in=pks, queued_at__isnull=False).count()
             WebhookEvent.objects.filter(pk__in=pks).update(queued_at=now)
             _queue(pks)
+        if taken_over:
+            logger.warning("%s webhook events outlived their lease: queued again", taken_over)
         dispatched += len(pks)
     if dispatched:
         logger.info("dispatched %s webhook events", dispatched)
     return dispatched
+
+
+def events_lease_renew(event_pks: list[int]) -> int:
+    """Renew the lease of the events a running task carries (those still pending)."""
+    return WebhookEvent.objects.filter(pk__in=event_pks, status=WebhookEvent.Status.PENDING).update(
+        queued_at=timezone.now()
+    )
+
+
+def events_process_leased(*, event_pks: list[int]) -> dict[str, int]:
+    """The dispatcher's task body: process a batch in arrival order, renewing its lease; one
+    failure never stops the rest (it is recorded on its event and retried on its own)."""
+    events_lease_renew(event_pks)
+    renewed_at = timezone.now()
+    outcome: dict[str, int] = {}
+    for event in WebhookEvent.objects.filter(pk__in=event_pks).order_by("pk").iterator():
+        if timezone.now() - renewed_at >= LEASE_RENEW:
+            events_lease_renew(event_pks)
+            renewed_at = timezone.now()
+        status = event_process(event=event)
+        outcome[status] = outcome.get(status, 0) + 1
+    return outcome
 
 
 # --- processing -------------------------------------------------------------------------------

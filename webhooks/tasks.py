@@ -17,10 +17,5 @@ def webhook_event_process(event_pk: int) -> str:
 
 @task()
 def webhook_events_process(event_pks: list[int]) -> dict[str, int]:
-    """Process a batch the dispatcher queued, in arrival order; one failure never stops the rest
-    (it is recorded on its event and retried on its own)."""
-    outcome: dict[str, int] = {}
-    for event in WebhookEvent.objects.filter(pk__in=event_pks).order_by("pk").iterator():
-        status = services.event_process(event=event)
-        outcome[status] = outcome.get(status, 0) + 1
-    return outcome
+    """Process a batch the dispatcher queued, renewing the events' lease while it works."""
+    return services.events_process_leased(event_pks=event_pks)

@@ -10,10 +10,12 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from handshake.models import Practice
+from hintpartner.management.commands import worker
 from sync.models import Patient
 from tests.webhooks.conftest import deliver, patient_event
 from webhooks import services
 from webhooks.models import WebhookEvent
+from webhooks.tasks import webhook_events_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +58,7 @@ def test_an_event_whose_task_was_lost_is_queued_again(client: Client, practice_a
     deliver(client, patient_event())
     services.events_dispatch()
     DBTaskResult.objects.all().delete()  # the queue lost it (a flush, a hand-deleted row)
-    WebhookEvent.objects.update(queued_at=timezone.now() - timedelta(hours=2))
+    _lease_age(services.EVENT_LEASE.total_seconds() + 1)
     assert services.events_dispatch() == 1
     call_command("worker", "--batch", verbosity=0)
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
@@ -121,3 +123,109 @@ def test_a_connected_practice_without_a_token_is_not_connected(
     Practice.objects.filter(pk=practice_a.pk).update(token="")
     deliver(client, patient_event())
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
+
+
+# --- leases -------------------------------------------------------------------------------------
+
+
+def _lease_age(seconds: float) -> None:
+    WebhookEvent.objects.update(queued_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_a_leased_event_is_not_queued_again_before_its_lease_ends(
+    client: Client, practice_a: Practice
+) -> None:
+    deliver(client, patient_event())
+    assert services.events_dispatch() == 1
+    _lease_age(services.EVENT_LEASE.total_seconds() - 10)
+    assert services.events_dispatch() == 0
+    assert DBTaskResult.objects.count() == 1
+
+
+def test_an_event_whose_lease_ran_out_is_taken_over_within_two_minutes(
+    client: Client, practice_a: Practice
+) -> None:
+    assert timedelta(minutes=2) >= services.EVENT_LEASE
+    deliver(client, patient_event())
+    services.events_dispatch()
+    _lease_age(services.EVENT_LEASE.total_seconds() + 1)  # its worker was killed mid-task
+    assert services.events_dispatch() == 1
+    assert DBTaskResult.objects.count() == 2
+
+
+def test_the_task_renews_the_lease_while_it_works(
+    client: Client, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        deliver(client, patient_event(patient_id=f"pat-{n}"))
+    services.events_dispatch()
+    _lease_age(80)  # the task waited in the queue: its lease is nearly out
+    monkeypatch.setattr(services, "LEASE_RENEW", timedelta(0))  # renew before every event
+    seen: list[float] = []
+    real = services.HANDLERS["patient.updated"]
+
+    def timed(event: WebhookEvent) -> None:
+        pending = WebhookEvent.objects.filter(status="pending")
+        oldest = min(pending.values_list("queued_at", flat=True))
+        seen.append((timezone.now() - oldest).total_seconds())
+        real(event)
+
+    monkeypatch.setitem(services.HANDLERS, "patient.updated", timed)
+    pks = list(WebhookEvent.objects.values_list("pk", flat=True))
+    assert services.events_process_leased(event_pks=pks) == {"processed": 3}
+    assert max(seen) < 5  # renewed as the task started and went on
+
+
+def test_the_dispatcher_keeps_the_queue_within_what_a_lease_covers(
+    client: Client, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "DISPATCH_IN_FLIGHT", 3)
+    for n in range(5):
+        deliver(client, patient_event(patient_id=f"pat-{n}"))
+    assert services.events_dispatch() == 3
+    assert services.events_dispatch() == 0  # three leased and pending: no room
+    call_command("worker", "--batch", verbosity=0)  # they are processed: room again
+    call_command("worker", "--batch", verbosity=0)
+    assert WebhookEvent.objects.filter(queued_at__isnull=True).count() == 0
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_taking_over_twice_applies_the_event_once(
+    client: Client, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    applied: list[str] = []
+    real = services.HANDLERS["patient.updated"]
+
+    def counted(event: WebhookEvent) -> None:
+        applied.append(event.event_id)
+        real(event)
+
+    monkeypatch.setitem(services.HANDLERS, "patient.updated", counted)
+    deliver(client, patient_event(patient_id="pat-1", last_name="Once"))
+    services.events_dispatch()
+    # `kill -9` of the worker running the task: its row stays RUNNING, the event pending.
+    DBTaskResult.objects.update(
+        status="RUNNING", started_at=timezone.now() - timedelta(minutes=3), worker_ids=["host:dead"]
+    )
+    _lease_age(services.EVENT_LEASE.total_seconds() + 1)
+    assert worker.tasks_take_over(me="host:live") == 1  # the task row is queued again ...
+    assert services.events_dispatch() == 1  # ... and the event's lease ran out: a second task
+    assert DBTaskResult.objects.filter(status="READY").count() == 2
+    call_command("worker", "--batch", verbosity=0)
+    assert applied == [WebhookEvent.objects.get().event_id]  # one of the two applied it
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    assert Patient.objects.for_practice(practice_a).get().last_name == "Once"
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+def test_a_second_task_for_a_processed_event_changes_nothing(
+    client: Client, practice_a: Practice
+) -> None:
+    deliver(client, patient_event(patient_id="pat-1", last_name="Kept"))
+    call_command("worker", "--batch", verbosity=0)
+    event = WebhookEvent.objects.get()
+    before = Patient.objects.for_practice(practice_a).values().get()
+    webhook_events_process.enqueue([event.pk])
+    call_command("worker", "--batch", verbosity=0)
+    assert Patient.objects.for_practice(practice_a).values().get() == before
+    assert WebhookEvent.objects.get().processed_at == event.processed_at
