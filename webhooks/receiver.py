@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from hintpartner.hint import decode, signing
-from webhooks import services
+from webhooks import inbox
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def delivery_answer(
         # retries would fail the same way.
         return _refusal(400, str(exc))
     try:
-        created = services.event_receive(payload=payload, body=body)
-    except services.EventInvalid as exc:
+        created = inbox.event_receive(payload=payload, body=body)
+    except inbox.EventInvalid as exc:
         # 400: signed JSON that is not an event (not an object, no type) cannot be stored.
         return _refusal(400, str(exc))
     except (OperationalError, InterfaceError):

@@ -9,7 +9,7 @@ from django.urls import reverse
 from handshake.models import Practice
 from sync.models import Patient
 from tests.webhooks.conftest import deliver_and_dispatch, load_event, patient_event
-from webhooks import services
+from webhooks import handlers
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +20,10 @@ def failed_event(client: Client, practice_a: Practice, monkeypatch: pytest.Monke
     def broken(event: WebhookEvent) -> None:
         raise RuntimeError("mirror unavailable")
 
-    real = services.HANDLERS["patient.updated"]
-    monkeypatch.setitem(services.HANDLERS, "patient.updated", broken)
+    real = handlers.HANDLERS["patient.updated"]
+    monkeypatch.setitem(handlers.HANDLERS, "patient.updated", broken)
     deliver_and_dispatch(client, patient_event(first_name="Replay", last_name="Me"))
-    monkeypatch.setitem(services.HANDLERS, "patient.updated", real)
+    monkeypatch.setitem(handlers.HANDLERS, "patient.updated", real)
     return WebhookEvent.objects.get(status="failed")
 
 

@@ -13,7 +13,7 @@ from handshake.models import Practice
 from hintpartner.management.commands import worker
 from sync.models import Patient
 from tests.webhooks.conftest import deliver, patient_event
-from webhooks import services
+from webhooks import handlers, inbox, services
 from webhooks.models import WebhookEvent
 from webhooks.tasks import webhook_events_process
 
@@ -74,14 +74,14 @@ def test_ignored_and_failed_events_are_not_dispatched(client: Client, practice_a
 def test_one_failing_event_does_not_stop_its_batch(
     client: Client, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = services.HANDLERS["patient.updated"]
+    real = handlers.HANDLERS["patient.updated"]
 
     def picky(event: WebhookEvent) -> None:
         if event.payload["object"]["id"] == "pat-bad":
             raise RuntimeError("cannot apply")
         real(event)
 
-    monkeypatch.setitem(services.HANDLERS, "patient.updated", picky)
+    monkeypatch.setitem(handlers.HANDLERS, "patient.updated", picky)
     for patient_id in ("pat-1", "pat-bad", "pat-3"):
         deliver(client, patient_event(patient_id=patient_id))
     call_command("worker", "--batch", verbosity=0)
@@ -111,7 +111,7 @@ def test_on_a_real_backend_the_receiver_still_tells_every_case_apart(
     assert rows["evt-1"].status == WebhookEvent.Status.PENDING
     assert rows["evt-1"].practice == practice_a and rows["evt-1"].processed_at is None
     late = rows["evt-late"]
-    assert (late.status, late.note) == (WebhookEvent.Status.IGNORED, services.NOT_CONNECTED)
+    assert (late.status, late.note) == (WebhookEvent.Status.IGNORED, inbox.NOT_CONNECTED)
     assert late.processed_at is not None and late.practice == practice_a
     assert rows["evt-other"].status == WebhookEvent.Status.IGNORED
     assert services.events_dispatch() == 1  # only the connected practice's patient event
@@ -162,7 +162,7 @@ def test_the_task_renews_the_lease_while_it_works(
     _lease_age(80)  # the task waited in the queue: its lease is nearly out
     monkeypatch.setattr(services, "LEASE_RENEW", timedelta(0))  # renew before every event
     seen: list[float] = []
-    real = services.HANDLERS["patient.updated"]
+    real = handlers.HANDLERS["patient.updated"]
 
     def timed(event: WebhookEvent) -> None:
         pending = WebhookEvent.objects.filter(status="pending")
@@ -170,7 +170,7 @@ def test_the_task_renews_the_lease_while_it_works(
         seen.append((timezone.now() - oldest).total_seconds())
         real(event)
 
-    monkeypatch.setitem(services.HANDLERS, "patient.updated", timed)
+    monkeypatch.setitem(handlers.HANDLERS, "patient.updated", timed)
     pks = list(WebhookEvent.objects.values_list("pk", flat=True))
     assert services.events_process_leased(event_pks=pks) == {"processed": 3}
     assert max(seen) < 5  # renewed as the task started and went on
@@ -194,13 +194,13 @@ def test_taking_over_twice_applies_the_event_once(
     client: Client, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     applied: list[str] = []
-    real = services.HANDLERS["patient.updated"]
+    real = handlers.HANDLERS["patient.updated"]
 
     def counted(event: WebhookEvent) -> None:
         applied.append(event.event_id)
         real(event)
 
-    monkeypatch.setitem(services.HANDLERS, "patient.updated", counted)
+    monkeypatch.setitem(handlers.HANDLERS, "patient.updated", counted)
     deliver(client, patient_event(patient_id="pat-1", last_name="Once"))
     services.events_dispatch()
     # `kill -9` of the worker running the task: its row stays RUNNING, the event pending.

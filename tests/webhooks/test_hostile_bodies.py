@@ -20,7 +20,7 @@ from handshake.models import Practice
 from sync.models import Patient
 from tests.conftest import signed
 from tests.webhooks.conftest import LeanClient, deliver_and_dispatch, load_event
-from webhooks import services
+from webhooks import inbox
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +165,7 @@ def test_an_event_without_created_at_is_dated_by_its_timestamp(
 def test_an_event_naming_no_practice_is_stored_apart_with_200_and_a_log_line_saying_why(
     client: Client, practice_a: Practice, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="webhooks.services"):
+    with caplog.at_level(logging.INFO, logger="webhooks.inbox"):
         response = deliver_and_dispatch(client, _seed_event())
     assert response.status_code == 200
     assert not WebhookEvent.objects.exists() and not Patient.objects.exists()
@@ -177,7 +177,7 @@ def test_an_event_naming_no_practice_is_stored_apart_with_200_and_a_log_line_say
 def test_a_seed_shaped_event_for_a_practice_not_installed_here_is_stored_apart_with_200(
     client: Client, practice_a: Practice, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="webhooks.services"):
+    with caplog.at_level(logging.INFO, logger="webhooks.inbox"):
         response = deliver_and_dispatch(client, _seed_event(practice={"id": "pra-elsewhere"}))
     assert response.status_code == 200
     assert UnroutedWebhookEvent.objects.get().hint_practice_id == "pra-elsewhere"
@@ -204,7 +204,7 @@ def test_a_database_outage_answers_503_stores_nothing_and_hints_retry_is_stored(
 
     body = json.dumps(load_event("patient_created")).encode()
     with monkeypatch.context() as patched:
-        patched.setattr(services, "_insert", down)
+        patched.setattr(inbox, "_insert", down)
         response = _post_bytes(client, body, webhook_url)
     assert response.status_code == 503
     assert "again" in response.json()["message"]

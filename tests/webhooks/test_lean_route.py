@@ -7,7 +7,7 @@ from django.urls import reverse
 from handshake.models import Practice
 from tests.conftest import signed
 from tests.webhooks.conftest import LeanClient, load_event
-from webhooks import services
+from webhooks import inbox
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_a_storage_failure_answers_500_without_detail_so_hint_retries(
     def down(*, payload: object, body: bytes) -> bool:
         raise RuntimeError("connection to server at 10.0.0.5 failed: password=hunter2")
 
-    monkeypatch.setattr(services, "event_receive", down)
+    monkeypatch.setattr(inbox, "event_receive", down)
     response = _post(LeanClient())
     assert response.status_code == 500
     assert b"hunter2" not in response.content and b"10.0.0.5" not in response.content

@@ -12,7 +12,7 @@ from handshake.models import AuditEntry, Practice
 from hintpartner.hint import policy
 from sync.models import Patient
 from tests.webhooks.conftest import deliver_and_dispatch, load_event, patient_event
-from webhooks import services, tasks
+from webhooks import handlers, services, tasks
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ ADMIN = Actor(label="Ada Admin")
 def broken_mirror(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The patient handler raises until `state["broken"]` is set to False."""
     state = {"broken": True, "calls": 0}
-    real = services.HANDLERS["patient.updated"]
+    real = handlers.HANDLERS["patient.updated"]
 
     def flaky(event: WebhookEvent) -> None:
         state["calls"] += 1
@@ -32,7 +32,7 @@ def broken_mirror(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             raise RuntimeError("database hiccup")
         real(event)
 
-    monkeypatch.setitem(services.HANDLERS, "patient.updated", flaky)
+    monkeypatch.setitem(handlers.HANDLERS, "patient.updated", flaky)
     return state
 
 

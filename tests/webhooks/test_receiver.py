@@ -14,7 +14,7 @@ from handshake.models import Practice
 from sync.models import Patient
 from tests.conftest import signed
 from tests.webhooks.conftest import LeanClient, deliver_and_dispatch, load_event, patient_event
-from webhooks import services
+from webhooks import inbox
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +199,7 @@ def test_storing_a_new_event_for_a_known_practice_is_one_statement(
     practice_a: Practice, django_assert_num_queries: Any
 ) -> None:
     with django_assert_num_queries(1):
-        assert services.event_receive(payload=patient_event())
+        assert inbox.event_receive(payload=patient_event())
 
 
 def test_storing_a_seed_shaped_event_for_a_known_practice_is_also_one_statement(
@@ -209,4 +209,4 @@ def test_storing_a_seed_shaped_event_for_a_known_practice_is_also_one_statement(
     del event["id"], event["practice_id"]
     event["object"]["practice"] = {"id": "pra-aaaa"}
     with django_assert_num_queries(1):
-        assert services.event_receive(payload=event, body=json.dumps(event).encode())
+        assert inbox.event_receive(payload=event, body=json.dumps(event).encode())

@@ -8,7 +8,7 @@ from django.test import Client
 from handshake.models import Practice
 from sync.models import Patient
 from tests.webhooks.conftest import deliver, patient_event
-from webhooks import services
+from webhooks import handlers, services
 from webhooks.models import WebhookEvent
 
 pytestmark = [
@@ -45,7 +45,7 @@ def test_a_failing_event_is_deferred_for_a_retry_on_rq(
     def broken(event: WebhookEvent) -> None:
         raise RuntimeError("not yet")
 
-    monkeypatch.setitem(services.HANDLERS, "patient.updated", broken)
+    monkeypatch.setitem(handlers.HANDLERS, "patient.updated", broken)
     deliver(client, patient_event())
     services.events_dispatch()
     _work()
