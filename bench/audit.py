@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/hintpartner-audit-bench.sqlite3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hintpartner.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -56,7 +56,7 @@ def seed(total: int) -> tuple[Practice, Practice]:
         "practice_id, created_at, actor_label, is_support, action, target_type, target_id,"
         " patient_hint_id, detail"
     )
-    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
+    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     began = time.perf_counter()
     for offset in range(have, total, CHUNK):
         rows = []
