@@ -1,13 +1,59 @@
 """The audit trail: who did what to which record, within one practice.
 
 Entries are written by the service that makes the change, inside its transaction, with the
-`Actor` the view passed in; background work acts as `Actor.background(...)`.
+`Actor` the view passed in; background work acts as `Actor.background(...)`. Views write only
+reads (a page shown, an export) and `@hint_session` writes refusals. Entries are append-only
+(`AuditEntry`); `audit_prune` is the one deletion, past `AUDIT_RETENTION_DAYS`, run by the
+worker's sweep `audit_prune_sweep`.
 """
 
+import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
 from handshake.models import AuditEntry, Practice, PracticeUser
+
+logger = logging.getLogger("hintpartner.audit")
+
+# Every action the app records, in plain words for the Activity page (its action filter lists
+# them in this order). An action missing here is still shown, as its name.
+ACTIONS: dict[str, str] = {
+    "patient.viewed": "viewed the patient",
+    "contact.viewed": "viewed the contact",
+    "note.viewed": "viewed the note",
+    "contact.created": "created the contact",
+    "contact.edited": "edited the contact",
+    "contact.linked": "linked the contact to a patient",
+    "contact.unlinked": "unlinked the contact",
+    "contact.write_retried": "sent the contact to Hint again",
+    "patient.created": "created the patient in Hint",
+    "note.created": "started the note",
+    "note.edited": "edited the note",
+    "note.signed": "signed the note",
+    "note.addended": "added an addendum",
+    "note.discarded": "discarded the note",
+    "batch.started": "started the batch",
+    "batch.aborted": "aborted the batch",
+    "batch.resumed": "resumed the batch",
+    "batch.exported": "downloaded the batch's rows",
+    "backfill.requested": "asked for all patients from Hint",
+    "sync.options_changed": "changed the sync options",
+    "webhook.replayed": "replayed a webhook event",
+    "session.opened": "opened the app",
+    "installation.connected": "connected the app",
+    "installation.activated": "activated the installation",
+    "installation.disconnected": "disconnected the app",
+    "installation.deactivated": "deactivated the installation",
+    "installation.pending": "the installation awaits activation",
+    "activity.exported": "downloaded the activity",
+    "access.denied": "was refused a page",
+}
 
 if TYPE_CHECKING:
     from handshake.context import HintContext
@@ -42,9 +88,13 @@ def audit_record(
     action: str,
     target_type: str = "",
     target_id: object = "",
+    patient: str = "",
     detail: str = "",
 ) -> AuditEntry:
-    """Record an action of `actor` in `practice`; call it inside the change's transaction."""
+    """Record an action of `actor` in `practice`; call it inside the change's transaction.
+
+    `patient` is the Hint id of the patient whose data it touches, if any.
+    """
     return AuditEntry.objects.create(
         practice_id=getattr(practice, "pk", practice),
         user=actor.user,
@@ -53,5 +103,48 @@ def audit_record(
         action=action[:100],
         target_type=target_type[:50],
         target_id=str(target_id)[:100],
+        patient_hint_id=(patient or "")[:100],
         detail=detail,
     )
+
+
+# --- retention --------------------------------------------------------------------------------
+
+PRUNE_EVERY_SECONDS = 3600
+PRUNE_CHUNK = 10_000
+_last_prune: float | None = None  # this process's last sweep, by _clock
+_clock = time.monotonic
+
+
+def audit_prune(*, now: datetime | None = None) -> int:
+    """Delete entries older than AUDIT_RETENTION_DAYS; the app's only deletion of entries."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    # Plain SQL, because the model refuses deletion; in chunks, so no single statement holds
+    # the table for long (the created_at index finds them).
+    sql = (
+        f"DELETE FROM {table} WHERE id IN "  # noqa: S608 - the table name is ours, quoted
+        f"(SELECT id FROM {table} WHERE created_at < %s LIMIT {PRUNE_CHUNK})"
+    )
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [cutoff])
+            count = cursor.rowcount
+        deleted += count
+        if count < PRUNE_CHUNK:
+            break
+    if deleted:
+        logger.info("audit: pruned %d entries older than %s", deleted, cutoff.date())
+    return deleted
+
+
+def audit_prune_sweep() -> int:
+    """The worker's dispatcher (WORKER_DISPATCHERS): prune at most once an hour per process."""
+    global _last_prune
+    now = _clock()
+    if _last_prune is not None and now - _last_prune < PRUNE_EVERY_SECONDS:
+        return 0
+    _last_prune = now
+    audit_prune()
+    return 0  # queues nothing

@@ -10,6 +10,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
 from handshake import services
+from handshake.audit import Actor, audit_record
 from handshake.context import HintContext, HintRequest
 from handshake.roles import PERMISSION_LABELS, roles_granting
 from hintpartner.security import frameable
@@ -59,6 +60,16 @@ def denial_response(request: HttpRequest, permission: str | None) -> HttpRespons
     return render(request, template, context, status=403)
 
 
+def _denial_record(request: HttpRequest, hint: HintContext, permission: str | None) -> None:
+    """A refused attempt is part of the audit trail (the Activity page shows who tried what)."""
+    audit_record(
+        practice=hint.practice,
+        actor=Actor.from_hint(hint),
+        action="access.denied",
+        detail=f"{request.method} {request.path} needs {permission or 'a role'}",
+    )
+
+
 def _cookies_suppress(request: HttpRequest, response: HttpResponse) -> None:
     """Inside Hint's iframe a cookie would be blocked or partitioned, and identity never rides on
     one: drop any a view set, and stop the CSRF and session middleware from adding theirs."""
@@ -102,6 +113,7 @@ def hint_session(
                 if allowed:
                     response = view(request, *args, **kwargs)
                 else:
+                    _denial_record(request, hint, needed)
                     response = denial_response(request, needed)
             # Pages carry a session key and patient data: never cache them anywhere.
             patch_cache_control(response, private=True, no_store=True)

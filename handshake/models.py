@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db import models
 
 from hintpartner.crypto import EncryptedTextField
-from hintpartner.tenancy import PracticeOwned
+from hintpartner.tenancy import PracticeOwned, PracticeScopedQuerySet
 
 
 class PracticeQuerySet(models.QuerySet):
@@ -119,8 +119,26 @@ class HandshakeSeen(PracticeOwned):
         return f"handshake seen until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
+class AuditRefused(Exception):
+    """An audit entry was about to be changed or deleted: the trail is append-only."""
+
+
+class AuditQuerySet(PracticeScopedQuerySet):
+    """Entries are added, read and, past retention, pruned (`handshake.audit.audit_prune`, with
+    its own SQL): never updated or deleted through the ORM, so no view or service can."""
+
+    def update(self, **kwargs: object) -> int:
+        raise AuditRefused("Audit entries cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditRefused("Audit entries cannot be deleted.")
+
+
 class AuditEntry(PracticeOwned):
-    """Who did what to which record: a practice user, a Hint support session, or background work."""
+    """Who did what to which record: a practice user, a Hint support session, or background work.
+
+    Append-only: `save()` adds a row and refuses to change one, `delete()` refuses.
+    """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(PracticeUser, null=True, blank=True, on_delete=models.SET_NULL)
@@ -129,11 +147,45 @@ class AuditEntry(PracticeOwned):
     action = models.CharField(max_length=100)
     target_type = models.CharField(max_length=50, blank=True)
     target_id = models.CharField(max_length=100, blank=True)
+    # The Hint patient whose data the entry touches (a patient, their contact or note): the
+    # Activity page's patient filter and the patient page's history read it.
+    patient_hint_id = models.CharField(max_length=100, blank=True)
     detail = models.TextField(blank=True)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
+        # One per filter of the Activity page, each ending in its order (newest first), so a
+        # page is an index range read whatever the table's size (bench/audit.py).
+        indexes = [
+            models.Index(fields=["practice", "-created_at", "-id"], name="audit_practice_time"),
+            models.Index(
+                fields=["practice", "action", "-created_at", "-id"], name="audit_practice_action"
+            ),
+            models.Index(
+                fields=["practice", "actor_label", "-created_at", "-id"],
+                name="audit_practice_actor",
+            ),
+            models.Index(
+                fields=["practice", "patient_hint_id", "-created_at", "-id"],
+                name="audit_practice_patient",
+            ),
+            models.Index(
+                fields=["practice", "target_type", "target_id", "-created_at", "-id"],
+                name="audit_practice_target",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor_label}: {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AuditRefused("Audit entries cannot be changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AuditRefused("Audit entries cannot be deleted.")

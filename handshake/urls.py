@@ -1,6 +1,6 @@
 from django.urls import path
 
-from handshake import views
+from handshake import views, views_activity
 from handshake.links import redirect_with_session, url_with_session
 
 __all__ = ["redirect_with_session", "url_with_session"]
@@ -18,4 +18,6 @@ urlpatterns = [
     path("settings/connect", views.settings_connect, name="settings-connect"),
     path("settings/activate", views.settings_activate, name="settings-activate"),
     path("settings/disconnect", views.settings_disconnect, name="settings-disconnect"),
+    path("settings/activity", views_activity.activity_page, name="activity"),
+    path("settings/activity.csv", views_activity.activity_export, name="activity-export"),
 ]

@@ -146,6 +146,17 @@ HINT_NAV: list[tuple[str, str]] = [
     ("Contacts", "sync:contacts"),
     ("Settings", "handshake:settings"),
 ]
+# The audit trail: kept this long (HIPAA asks for six years), then pruned by the worker.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=6 * 366)
+# target_type → dotted path of `describe(*, practice, ids) -> {target_id: (words, url)}`: the
+# Activity page names each entry's record and links it, without importing the apps that own it.
+AUDIT_TARGETS: dict[str, str] = {
+    "contact": "sync.audit_targets.contacts_describe",
+    "patient": "sync.audit_targets.patients_describe",
+    "batch": "sync.audit_targets.batches_describe",
+    "note": "interactions.audit_targets.notes_describe",
+    "webhook_event": "webhooks.audit_targets.events_describe",
+}
 # Called as hook(practice=…) after commit whenever a practice becomes connected (code exchange,
 # activation, integration.activated): dotted paths, so handshake imports no app above it.
 HINT_PRACTICE_CONNECTED_HOOKS: list[str] = ["sync.backfill.backfill_ensure_first"]
@@ -154,6 +165,7 @@ HINT_PRACTICE_CONNECTED_HOOKS: list[str] = ["sync.backfill.backfill_ensure_first
 WORKER_DISPATCHERS: list[str] = [
     "webhooks.services.events_dispatch",
     "sync.contact_writes.contact_writes_dispatch",  # contact changes owed to Hint, when due
+    "handshake.audit.audit_prune_sweep",  # audit entries past retention, at most hourly
 ]
 WORKER_DISPATCH_SECONDS = 0.5
 # URL name → WSGI callable answering it without the pages' middleware (`hintpartner/lean.py`):

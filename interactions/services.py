@@ -78,6 +78,7 @@ def _audit(note: Note, actor: Actor, action: str, *, detail: str = "") -> None:
         action=action,
         target_type="note",
         target_id=note.pk,
+        patient=note.patient_hint_id,
         detail=detail,
     )
 

@@ -4,6 +4,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from handshake.activity import record_history
 from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session
@@ -109,8 +110,12 @@ def note_detail(request: HintRequest, note_id: int) -> HttpResponse:
         action="note.viewed",
         target_type="note",
         target_id=note.pk,
+        patient=note.patient_hint_id,
     )
-    context = _note_context(request, note)
+    context = {
+        **_note_context(request, note),
+        "history": record_history(hint=request.hint, target=f"note:{note.pk}"),
+    }
     if note.is_editable and request.hint.has("write_notes"):
         return render(request, "interactions/editor.html", context)
     return render(request, "interactions/note.html", context)

@@ -280,6 +280,7 @@ def contact_write_retry(*, contact: Contact, actor: Actor) -> Contact:
                 action="contact.write_retried",
                 target_type="contact",
                 target_id=fresh.pk,
+                patient=fresh.hint_patient_id,
             )
     contact.refresh_from_db()
     return contact

@@ -28,13 +28,16 @@ class SyncError(Exception):
     """A sync step could not be done; the message is plain words for the page."""
 
 
-def _audit(contact: Contact, actor: Actor, action: str, detail: str = "") -> None:
+def _audit(
+    contact: Contact, actor: Actor, action: str, detail: str = "", *, patient: str | None = None
+) -> None:
     audit_record(
         practice=contact.practice_id,
         actor=actor,
         action=action,
         target_type="contact",
         target_id=contact.pk,
+        patient=contact.hint_patient_id if patient is None else patient,
         detail=detail,
     )
 
@@ -122,7 +125,9 @@ def contact_link(
         result=result,
         actor=actor,
         token=token,
-        audit=lambda: _audit(contact, actor, "contact.linked", f"patient {patient_id}"),
+        audit=lambda: _audit(
+            contact, actor, "contact.linked", f"patient {patient_id}", patient=patient_id
+        ),
         owed=owed,
     )
     return contact
@@ -182,6 +187,7 @@ def patient_create_from_contact(*, contact: Contact, actor: Actor, token: str) -
             action="patient.created",
             target_type="patient",
             target_id=patient_id,
+            patient=patient_id,
             detail=f"from contact {contact.pk}",
         )
 
@@ -227,7 +233,7 @@ def contact_unlink(*, contact: Contact, actor: Actor, token: str) -> Contact:
             contact=fresh,
             patient_id=old,
         )
-        _audit(fresh, actor, "contact.unlinked", f"patient {old}")
+        _audit(fresh, actor, "contact.unlinked", f"patient {old}", patient=old)
     _integration_clear(practice=practice, token=token, patient_id=old)
     contact.refresh_from_db()
     return contact

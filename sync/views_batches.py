@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
+from hintpartner.csv_safe import cell_safe
 from sync import batch_control
 from sync.csv_input import CsvError, csv_check_ids, csv_parse
 from sync.models import Batch, BatchRow
@@ -153,8 +154,8 @@ def batch_rows_csv(request: HintRequest, pk: int) -> HttpResponse:
                 row.outcome,
                 row.contact_id or row.contact_ref,
                 row.patient_id,
-                _safe(row.name),
-                _safe(row.message),
+                cell_safe(row.name),
+                cell_safe(row.message),
             ]
         )
     audit_record(
@@ -168,8 +169,3 @@ def batch_rows_csv(request: HintRequest, pk: int) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{batch.sync_id}.csv"'
     return response
-
-
-def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in exported text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from handshake.activity import record_history
 from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
@@ -120,8 +121,10 @@ def contact_detail(request: HintRequest, pk: int) -> HttpResponse:
         action="contact.viewed",
         target_type="contact",
         target_id=pk,
+        patient=contact.hint_patient_id,
     )
-    return render(request, "sync/contacts_detail.html", _detail_context(contact))
+    history = record_history(hint=request.hint, target=f"contact:{pk}")
+    return render(request, "sync/contacts_detail.html", _detail_context(contact, history=history))
 
 
 @require_GET

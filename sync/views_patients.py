@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from handshake.activity import record_history
 from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session, url_with_session
@@ -94,9 +95,11 @@ def patient_detail(request: HintRequest, pk: int) -> HttpResponse:
         actor=Actor.from_hint(request.hint),
         action="patient.viewed",
         target_type="patient",
-        target_id=pk,
+        target_id=patient.hint_id,  # the trail's key for a patient, as for patient.created
+        patient=patient.hint_id,
     )
-    return render(request, "sync/patients_detail.html", {"patient": patient})
+    history = record_history(hint=request.hint, patient=patient.hint_id)
+    return render(request, "sync/patients_detail.html", {"patient": patient, "history": history})
 
 
 @require_GET

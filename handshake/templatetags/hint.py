@@ -28,3 +28,9 @@ def hint_url(context: template.Context, viewname: str, *args: Any, **kwargs: Any
 def hint_key_field(context: template.Context) -> str:
     """`{% hint_key_field %}`: the hidden input every form inside Hint carries."""
     return format_html('<input type="hidden" name="session_key" value="{}">', _key(context))
+
+
+@register.simple_tag(takes_context=True)
+def hint_session_url(context: template.Context, url: str) -> str:
+    """`{% hint_session_url url %}`: a URL built elsewhere, with `?session_key=…` appended."""
+    return url_with_session(url, _key(context))

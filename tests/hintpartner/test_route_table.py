@@ -1,5 +1,7 @@
 """The route table: every route declares how it is reached, and every iframe route answers each
-kind of session as DESIGN.md's role table says, changing nothing when it refuses.
+kind of session as DESIGN.md's role table says, changing nothing when it refuses but the audit
+trail: a refusal (403) adds one "access.denied" entry, a record's page one read, and no route
+changes an entry that was there.
 
 A new route fails here until it is declared: its view needs `@hint_session(permission=...)` (an
 iframe view) or `@route_access("public" | "signed")` (hintpartner.routes), and an iframe route
@@ -18,7 +20,7 @@ from django.test import Client
 from django.urls import get_resolver, path, reverse
 
 from handshake.audit import Actor
-from handshake.models import Practice
+from handshake.models import AuditEntry, Practice
 from hintpartner.routes import Route, routes_undeclared, routes_walk
 from interactions import services as notes
 from sync.models import Batch, Patient, SyncLog
@@ -52,6 +54,8 @@ ROUTES: list[tuple[str, str | None, dict[str, tuple[str | None, int]]]] = [
     ("handshake:settings-connect", None, {"POST": ("administer", 400)}),
     ("handshake:settings-activate", None, {"POST": ("administer", 503)}),
     ("handshake:settings-disconnect", None, {"POST": ("administer", 503)}),
+    ("handshake:activity", None, {"GET": ("view_settings", 200)}),
+    ("handshake:activity-export", None, {"GET": ("view_settings", 200)}),
     ("webhooks:panel", None, {"GET": ("view_settings", 200)}),
     ("webhooks:events", None, {"GET": ("view_settings", 200)}),
     ("webhooks:replay-failed", None, {"POST": ("administer", 303)}),
@@ -223,6 +227,15 @@ def expected_status(role: str, kind: str | None, needed: str | None, ok: int) ->
 
 # Touched on every request by design: not a change to the practice's data.
 VOLATILE = {("handshake", "hintsession"): {"last_seen_at"}}
+# Appended to by reads and refusals; checked on its own (`entries`).
+AUDIT = AuditEntry._meta.label
+# The record pages, and the read each records: (action, target type, the `objects` key whose
+# value the entry names).
+READS = {
+    "sync:contact-detail": ("contact.viewed", "contact", "contact"),
+    "sync:patient": ("patient.viewed", "patient", "patient_id"),
+    "interactions:note": ("note.viewed", "note", "note"),
+}
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
@@ -233,6 +246,17 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         fields = [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
         rows[model._meta.label] = list(model.objects.order_by("pk").values(*fields))
     return rows
+
+
+def entries() -> dict[int, dict[str, Any]]:
+    return {row["id"]: row for row in AuditEntry.objects.values()}
+
+
+def added_since(before: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries added since `before`, after checking that none of those was changed."""
+    now = entries()
+    assert {pk: now.get(pk) for pk in before} == before, "an audit entry changed"
+    return [row for pk, row in sorted(now.items()) if pk not in before]
 
 
 @pytest.fixture
@@ -257,13 +281,27 @@ def test_each_route_answers_each_session_as_the_role_table_says(
 ) -> None:
     url = url_of(name, kind, objects)
     expected = expected_status(role, kind, needed, ok)
-    before = snapshot()
+    before, trail = snapshot(), entries()
     data = {"session_key": keys[role]}
     response = client.get(url, data) if method == "GET" else client.post(url, data)
     assert response.status_code == expected
+    added = added_since(trail)
     if expected in (403, 404):
-        assert snapshot() == before
+        assert {**snapshot(), AUDIT: None} == {**before, AUDIT: None}
         assert len(no_hint.calls) == 0
+    if expected == 403:
+        assert [(e["action"], e["is_support"]) for e in added] == [
+            ("access.denied", role == "support")
+        ]
+        assert f"needs {needed or 'a role'}" in added[0]["detail"]
+    elif expected == 404:
+        assert added == []
+    elif name in READS and method == "GET":
+        action, target_type, key = READS[name]
+        assert [(e["action"], e["target_type"], e["target_id"]) for e in added] == [
+            (action, target_type, str(objects[key]))
+        ]
+        assert added[0]["is_support"] == (role == "support")
 
 
 @pytest.mark.parametrize(("name", "kind", "methods"), ROUTES, ids=[r[0] for r in ROUTES])
