@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench venv clean
+.PHONY: run test lint format bench venv clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ run: $(STAMP)
 ## Run the whole suite (unit, end-to-end over HTTP, and browser tests when Chromium is present).
 test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## PNGs of every page at 1024 and 393 px wide into screenshots/ (git-ignored), for review.
+screenshots: $(STAMP)
+	@rm -rf screenshots
+	@SCREENSHOTS_DIR=screenshots $(BIN)/python -m pytest tests/hintpartner/test_axe_browser.py
+	@ls screenshots/*.png | wc -l | xargs printf "%s screenshots in screenshots/\n"
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

@@ -20,8 +20,9 @@ from django.utils.cache import patch_cache_control
 
 from handshake import services
 from handshake.decorators import session_key_from
+from handshake.nav import nav_items
 from hintpartner.routes import route_access
-from hintpartner.security import frameable
+from hintpartner.security import frameable, hint_sdk_url
 
 
 def _hint_for(request: HttpRequest) -> object | None:
@@ -42,7 +43,7 @@ def _hint_for(request: HttpRequest) -> object | None:
 
 def _error_page(request: HttpRequest, template: str, status: int) -> HttpResponse:
     hint = _hint_for(request)
-    response = render(request, template, {"nav": settings.HINT_NAV if hint else []}, status=status)
+    response = render(request, template, status=status)
     if hint is not None:
         # Like every page inside a session: it carries the key, so it is never cached.
         patch_cache_control(response, private=True, no_store=True)
@@ -70,12 +71,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
     hint = getattr(request, "hint", None)
     # Reading the nonce is what makes django-csp put it in this response's policy.
     nonce = str(request.csp_nonce) if hasattr(request, "csp_nonce") else ""
-    context = {"hint": hint, "nav": settings.HINT_NAV if hint is not None else [], "nonce": nonce}
     try:
+        nav = nav_items(request)
+        context = {"hint": hint, "nav": nav, "nonce": nonce, "HINT_SDK_URL": hint_sdk_url()}
         body = loader.get_template("500.html").render(context)
     except Exception:  # the error page must not fail in turn: plain words without links
-        context = {"hint": None, "nav": [], "nonce": nonce}
-        body = loader.get_template("500.html").render(context)
+        body = loader.get_template("500.html").render({"hint": None, "nav": [], "nonce": nonce})
     response = HttpResponseServerError(body)
     patch_cache_control(response, private=True, no_store=True)
     return response

@@ -194,7 +194,8 @@ def _user_upsert(
 
 def _support_label(user_data: dict[str, Any]) -> str:
     who = _text(user_data.get("name"), 200) or _text(user_data.get("email"), 200)
-    return f"Hint support ({who})" if who else "Hint support"
+    # Hint names some support accounts "Hint Support": "Hint support (Hint Support)" says it twice.
+    return f"Hint support ({who})" if who and who.casefold() != "hint support" else "Hint support"
 
 
 def _patient_name(patient: dict[str, Any]) -> str:

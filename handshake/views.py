@@ -130,18 +130,9 @@ def _panel_urls(names: list[str], session_key: str) -> list[str]:
 def _surface(request: HintRequest, surface: str, template: str, **extra: object) -> HttpResponse:
     hint = request.hint
     panel_names = settings.HINT_SURFACE_PANELS.get(surface, [])
-    nav = [
-        {
-            "label": label,
-            "url": url_with_session(reverse(name), hint.session_key),
-            "current": name == f"handshake:{surface}",
-        }
-        for label, name in settings.HINT_NAV
-    ]
     context = {
         "surface": surface,
         "state": _state(hint.practice),
-        "nav": nav,
         "panels": _panel_urls(panel_names, hint.session_key),
         **extra,
     }
@@ -176,6 +167,8 @@ def _settings_render(request: HintRequest, *, error: str = "", status: int = 200
         "activated": "The installation is active.",
         "disconnected": "The app is disconnected from this practice. Its data here is kept.",
     }.get(request.GET.get("notice", ""), "")
+    if _state(hint.practice) in ("disconnected", "deactivated"):
+        notice = ""  # the page's state banner already says so: one message, not two
     response = _surface(
         request,
         "settings",
@@ -184,6 +177,8 @@ def _settings_render(request: HintRequest, *, error: str = "", status: int = 200
         notice=notice,
         error=error,
         practice=hint.practice,
+        # Its panels are for those who may see the settings: for others they would be 403s.
+        **({} if hint.has("view_settings") else {"panels": []}),
     )
     response.status_code = status
     return response

@@ -4,7 +4,6 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -44,10 +43,6 @@ def activity_page(request: HintRequest) -> HttpResponse:
         "export_url": url_with_session(
             reverse("handshake:activity-export"), key, **wanted.as_query()
         ),
-        "nav": [
-            {"label": label, "url": url_with_session(reverse(name), key), "current": False}
-            for label, name in settings.HINT_NAV
-        ],
     }
     return render(request, "handshake/activity.html", context)
 

@@ -133,18 +133,33 @@ HINT_SUPPORT_CAN_WRITE = env.bool("HINT_SUPPORT_CAN_WRITE", default=False)
 HINT_PATIENT_WRITE_PERMISSIONS = ["edit_records", "unlink_contacts", "write_notes", "sign_notes"]
 
 # Surface composition: each surface loads these panels (URL names of htmx partials served by the
-# app that owns them, each behind @hint_session); HINT_NAV adds header links (label, URL name).
+# app that owns them, each behind @hint_session).
 HINT_SURFACE_PANELS: dict[str, list[str]] = {
     "core_page": ["sync:patients-panel", "sync:contacts-panel", "interactions:my-drafts-panel"],
     "settings": ["sync:backfill-panel", "sync:settings-panel", "webhooks:panel"],
     "clinical_chart": ["interactions:chart-panel"],
     "clinical_interaction": ["interactions:interaction-panel"],
 }
-HINT_NAV: list[tuple[str, str]] = [
-    ("Home", "handshake:core_page"),
-    ("Patients", "sync:patients"),
-    ("Contacts", "sync:contacts"),
-    ("Settings", "handshake:settings"),
+# The header's links, on every page: (label, URL name, the permission a user needs to see it,
+# URL-name patterns of the pages that belong to it, which mark it as the current page).
+HINT_NAV: list[tuple] = [
+    ("Home", "handshake:core_page", None, ()),
+    ("Patients", "sync:patients", "view_records", ("sync:patient*",)),
+    ("Contacts", "sync:contacts", "view_records", ("sync:contact*",)),
+    ("My drafts", "interactions:my-drafts", "write_notes", ("interactions:*",)),
+    (
+        "Settings",
+        "handshake:settings",
+        "view_settings",
+        (
+            "handshake:settings*",
+            "handshake:activity*",
+            "sync:batch*",
+            "sync:log*",
+            "sync:options",
+            "webhooks:*",
+        ),
+    ),
 ]
 # The audit trail: kept this long (HIPAA asks for six years), then pruned by the worker.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=6 * 366)
@@ -166,6 +181,7 @@ WORKER_DISPATCHERS: list[str] = [
     "webhooks.services.events_dispatch",
     "sync.contact_writes.contact_writes_dispatch",  # contact changes owed to Hint, when due
     "handshake.audit.audit_prune_sweep",  # audit entries past retention, at most hourly
+    "sync.options.sync_log_sweep",  # sync log entries past their retention, at most hourly
 ]
 WORKER_DISPATCH_SECONDS = 0.5
 # URL name → WSGI callable answering it without the pages' middleware (`hintpartner/lean.py`):
@@ -246,7 +262,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+TIME_ZONE = "UTC"  # storage and logic; people read times in PRACTICE_TIME_ZONE
+# The zone every date-time on a page or in a CSV is written in (hintpartner/dates.py). Hint's
+# handshake and installation carry no time zone, so it is set per deployment (an IANA name).
+PRACTICE_TIME_ZONE = env.str("PRACTICE_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 

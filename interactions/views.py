@@ -298,12 +298,18 @@ def patient_notes(request: HintRequest, patient_id: str) -> HttpResponse:
     if not _patient_of_practice(request, patient_id):
         raise Http404("No such patient in this practice.")
     notes = Note.objects.for_practice(request.hint.practice).for_patient(patient_id)
+    mirrored = (
+        Patient.objects.for_practice(request.hint.practice).filter(hint_id=patient_id).first()
+    )
+    from_chart = request.hint.patient_name if request.hint.patient_id == patient_id else ""
     return render(
         request,
         "interactions/patient_notes.html",
         {
             "notes": notes.select_related("patient")[:LIST_LIMIT],
             "patient_id": patient_id,
+            # A name for the heading, never the id: the mirror's, else the one the chart gave.
+            "patient_name": (mirrored.full_name if mirrored else "") or from_chart,
             "can_write": request.hint.has("write_notes"),
         },
     )

@@ -82,6 +82,36 @@ FIELD_MAP: tuple[Mapping, ...] = (
 
 assert {m.phone_type for m in FIELD_MAP if m.kind is Kind.PHONE} <= set(PHONE_TYPES)
 
+# Each mapped field as a person reads it: the contact form's labels and the detail page's.
+LABELS: dict[str, str] = {
+    "name_prefix": "Title",
+    "first_name": "First name",
+    "middle_name": "Middle name",
+    "last_name": "Last name",
+    "dob": "Date of birth",
+    "sex": "Sex",
+    "gender_identity": "Gender identity",
+    "email": "Email",
+    "mobile_phone": "Mobile phone",
+    "home_phone": "Home phone",
+    "office_phone": "Office phone",
+    "address_line1": "Address line 1",
+    "address_line2": "Address line 2",
+    "city": "City",
+    "state": "State",
+    "zip_code": "ZIP code",
+    "country": "Country",
+    "practitioner_name": "Practitioner",
+    "insurance_payer": "Insurance payer",
+    "insurance_group_id": "Insurance group number",
+    "insurance_member_id": "Insurance member number",
+    "member_contract_accepted": "Membership agreement accepted",
+    "member_contract_accepted_at": "Membership agreement accepted on",
+    "hipaa_authorization_accepted": "HIPAA authorization accepted",
+    "hipaa_authorization_accepted_at": "HIPAA authorization accepted on",
+}
+assert set(LABELS) == {m.contact for m in FIELD_MAP}
+
 TWO_WAY_FIELDS: tuple[str, ...] = tuple(m.contact for m in FIELD_MAP if m.direction is _B)
 HINT_ONLY_FIELDS: tuple[str, ...] = tuple(m.contact for m in FIELD_MAP if m.direction is _H)
 ALL_FIELDS: tuple[str, ...] = TWO_WAY_FIELDS + HINT_ONLY_FIELDS

@@ -1,5 +1,7 @@
 """A practice's sync options and its sync log (three levels: debug, error, exception)."""
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -74,3 +76,23 @@ def sync_log_purge(*, now: Any = None) -> int:
         SyncLog.objects.exclude(practice_id__in=with_options).filter(created_at__lt=cutoff).delete()
     )
     return deleted + count
+
+
+# The worker calls its dispatchers every half second; the log needs sweeping far less often.
+SYNC_LOG_SWEEP_SECONDS = 3600
+_last_sweep: float | None = None
+
+
+def sync_log_sweep(*, clock: Callable[[], float] = time.monotonic) -> int:
+    """Worker dispatcher (WORKER_DISPATCHERS): purge past-retention entries at most hourly.
+
+    The clock is per process: with several workers each sweeps hourly, which is harmless since
+    a purge only deletes what is already past its retention. Returns 0: it queues no task.
+    """
+    global _last_sweep
+    now = clock()
+    if _last_sweep is not None and now - _last_sweep < SYNC_LOG_SWEEP_SECONDS:
+        return 0
+    _last_sweep = now
+    sync_log_purge()
+    return 0

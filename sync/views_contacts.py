@@ -1,5 +1,7 @@
 """Contact pages: list with live search, create, edit, detail, "Sync to Hint", unlink."""
 
+from datetime import date, datetime
+
 from django import forms
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
@@ -10,6 +12,7 @@ from handshake.activity import record_history
 from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
+from hintpartner import dates
 from hintpartner.hint import api, errors
 from hintpartner.hint.policy import error_sentence
 from sync import contact_writes, contacts, fieldmap
@@ -28,15 +31,7 @@ class ContactForm(forms.ModelForm):
         model = Contact
         fields = list(fieldmap.TWO_WAY_FIELDS)
         widgets = {"dob": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
-        labels = {
-            "name_prefix": "Name prefix",
-            "dob": "Date of birth",
-            "sex": "Sex",
-            "gender_identity": "Gender identity",
-            "zip_code": "Zip code",
-            "address_line1": "Address line 1",
-            "address_line2": "Address line 2",
-        }
+        labels = {name: fieldmap.LABELS[name] for name in fieldmap.TWO_WAY_FIELDS}
 
     def clean(self) -> dict:
         data = super().clean()
@@ -103,11 +98,14 @@ def contact_create(request: HintRequest) -> HttpResponse:
 def _facts(contact: Contact, names: tuple[str, ...]) -> list[tuple[str, object]]:
     out = []
     for name in names:
-        field = Contact._meta.get_field(name)
         value = getattr(contact, name)
         if name == "sex":
             value = contact.get_sex_display() if contact.sex else ""
-        out.append((str(field.verbose_name).capitalize(), value))
+        elif isinstance(value, datetime):
+            value = dates.datetime_text(value)
+        elif isinstance(value, date):
+            value = dates.date_text(value)
+        out.append((fieldmap.LABELS[name], value))
     return out
 
 

@@ -1,4 +1,4 @@
-// Clinical notes: local times; editor text not yet saved kept on this device (localStorage) until
+// Clinical notes: editor text not yet saved kept on this device (localStorage) until
 // the server confirms exactly that text, and offered back when the note is opened again, in this
 // tab or another; an expired session that keeps the editor and says so; and a pending save
 // flushed before following the chart to another patient.
@@ -12,16 +12,6 @@
   var FLUSH_TIMEOUT_MS = 4000;
 
   var editor = null;  // the open editor, for the flush before following the chart
-
-  function localize(root) {
-    root.querySelectorAll("time[data-local-time]").forEach(function (el) {
-      var at = new Date(el.getAttribute("datetime"));
-      if (isNaN(at)) return;
-      var opts = { hour: "2-digit", minute: "2-digit" };
-      if (el.dataset.localTime === "datetime") { opts.month = "short"; opts.day = "numeric"; opts.year = "numeric"; }
-      el.textContent = at.toLocaleString([], opts);
-    });
-  }
 
   // --- drafts in localStorage (absent, full or blocked storage must never break the editor) ---
   function storage() {
@@ -59,12 +49,14 @@
     } catch (e) { /* storage blocked: nothing to prune */ }
   }
   function sameText(a, b) { return !!(a && b && a.title === b.title && a.body === b.body); }
-  function when(iso) {
+  // The pages' one date-time format (hintpartner/dates.py), in the practice's zone.
+  function when(iso, zone) {
     var at = new Date(iso);
     if (isNaN(at)) return "earlier";
-    var opts = { hour: "2-digit", minute: "2-digit" };
-    if (at.toDateString() !== new Date().toDateString()) { opts.month = "short"; opts.day = "numeric"; }
-    return at.toLocaleString([], opts);
+    var opts = { month: "short", day: "numeric", year: "numeric", hour: "numeric", minute: "2-digit",
+                 timeZoneName: "short" };
+    try { opts.timeZone = zone || "UTC"; return at.toLocaleString("en-US", opts).replace(/\s/g, " "); }
+    catch (e) { opts.timeZone = "UTC"; return at.toLocaleString("en-US", opts).replace(/\s/g, " "); }
   }
 
   // --- the editor ---
@@ -126,7 +118,8 @@
   function offer(state, draft, title, body) {
     var box = document.getElementById("note-unsaved");
     if (!box) return;
-    box.querySelector("[data-draft-time]").textContent = when(draft.at);
+    var timeEl = box.querySelector("[data-draft-time]");
+    timeEl.textContent = when(draft.at, timeEl.dataset.timeZone);
     box.hidden = false;
     box.querySelector("[data-draft-restore]").addEventListener("click", function () {
       box.hidden = true;
@@ -232,13 +225,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    localize(document);
     draftsPrune();
     signedForget();
     editorStart();
     followChart();
   });
-  document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
   // In the editor, a 409 (someone else saved) or 400 answer carries the page to show: swap it in.
   document.addEventListener("htmx:beforeSwap", function (e) {
     if (!e.target.closest || !e.target.closest("#note-editor")) return;

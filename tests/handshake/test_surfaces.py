@@ -61,7 +61,7 @@ def test_the_core_page_greets_the_user_and_names_the_practice(
     assert "Hello, Clinician" in text
     assert "Practice A" in text
     # Every link carries the key (no cookie will).
-    assert f"/hint/settings?session_key={clinician_key}" in text
+    assert f"/hint/notes/mine?session_key={clinician_key}" in text
     assert f"X-Hint-Session-Key&quot;: &quot;{clinician_key}" in text or (
         f'"X-Hint-Session-Key": "{clinician_key}"' in text
     )
@@ -187,7 +187,7 @@ def test_every_configured_panel_and_nav_entry_is_a_url_name(settings) -> None:
     for names in settings.HINT_SURFACE_PANELS.values():
         for name in names:
             assert reverse(name)
-    for _label, name in settings.HINT_NAV:
+    for _label, name, *_ in settings.HINT_NAV:
         assert reverse(name)
 
 

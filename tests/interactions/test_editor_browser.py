@@ -157,7 +157,9 @@ def test_text_typed_just_before_a_reload_is_offered_back(
     page.fill("#note-body", "Saved part. Typed just before the reload.")
     page.reload()  # before the autosave's pause is over
 
-    page.wait_for_selector("#note-unsaved >> text=You have unsaved text from", timeout=10_000)
+    page.wait_for_selector(
+        "#note-unsaved >> text=You have unsaved text kept on this device", timeout=10_000
+    )
     page.click("#note-unsaved >> text=Restore")
     eventually(
         page,
@@ -213,7 +215,9 @@ def test_an_autosave_after_the_session_expired_keeps_the_text_and_offers_it_back
 
     again = open_session(practice_a, ["clinician"], patient_id=PATIENT)
     page.goto(note_url(live_server, note, again))
-    page.wait_for_selector("#note-unsaved >> text=You have unsaved text from", timeout=10_000)
+    page.wait_for_selector(
+        "#note-unsaved >> text=You have unsaved text kept on this device", timeout=10_000
+    )
     assert page.input_value("#note-body") == "Saved part."  # nothing replaced until chosen
     page.click("#note-unsaved >> text=Restore")
 
@@ -288,7 +292,9 @@ def test_unsaved_text_from_a_closed_tab_is_offered_in_a_new_one(
     second = context.new_page()
     second.goto(note_url(live_server, note, open_session(practice_a, ["clinician"])))
     assert stored(second, note.pk).body == "Saved part."
-    second.wait_for_selector("#note-unsaved >> text=You have unsaved text from", timeout=10_000)
+    second.wait_for_selector(
+        "#note-unsaved >> text=You have unsaved text kept on this device", timeout=10_000
+    )
     second.click("#note-unsaved >> text=Restore")
 
     eventually(

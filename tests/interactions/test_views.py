@@ -598,13 +598,13 @@ def test_inside_a_chart_the_note_page_starts_hints_sdk_and_knows_the_patient(
     assert 'class="clinical"' in text
 
 
-def test_from_the_core_page_the_note_page_is_the_fixed_frame_without_the_sdk(
+def test_from_the_core_page_the_note_page_is_the_fixed_frame(
     client: Client, note: Note, clinician_key: str
 ) -> None:
     text = client.get(url_of("interactions:note", note), {"session_key": clinician_key}).text
 
-    assert "/hint-sdk.js" not in text
     assert 'class="frame"' in text
+    assert 'id="notes-context"' not in text  # no chart to follow
 
 
 def test_the_editor_names_the_patient_from_the_mirror_or_the_handshake(

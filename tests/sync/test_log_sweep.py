@@ -1,0 +1,31 @@
+"""Sync log retention runs by itself: a worker dispatcher that purges at most hourly."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from sync import options
+from sync.models import SyncLog
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_sweep_is_one_of_the_worker_dispatchers() -> None:
+    assert "sync.options.sync_log_sweep" in settings.WORKER_DISPATCHERS
+
+
+def test_the_sweep_purges_old_entries_at_most_hourly(practice_a, monkeypatch) -> None:
+    monkeypatch.setattr(options, "_last_sweep", None)
+    old = SyncLog.objects.create(practice=practice_a, level="error", message="old")
+    SyncLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    options.sync_log_sweep(clock=lambda: 1000.0)
+    assert not SyncLog.objects.filter(pk=old.pk).exists()
+
+    again = SyncLog.objects.create(practice=practice_a, level="error", message="old too")
+    SyncLog.objects.filter(pk=again.pk).update(created_at=timezone.now() - timedelta(days=400))
+    options.sync_log_sweep(clock=lambda: 1000.0 + 60)  # a minute later: not yet
+    assert SyncLog.objects.filter(pk=again.pk).exists()
+    options.sync_log_sweep(clock=lambda: 1000.0 + 3600)  # an hour later
+    assert not SyncLog.objects.filter(pk=again.pk).exists()
