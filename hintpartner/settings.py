@@ -154,7 +154,9 @@ HINT_PRACTICE_CONNECTED_HOOKS: list[str] = ["sync.backfill.backfill_ensure_first
 WORKER_DISPATCHERS: list[str] = [
     "webhooks.services.events_dispatch",
     "sync.contact_writes.contact_writes_dispatch",  # contact changes owed to Hint, when due
+    "handshake.services.expired_sweep",  # expired sessions and replay rows, off the request path
 ]
+HINT_EXPIRED_SWEEP_SECONDS = env.int("HINT_EXPIRED_SWEEP_SECONDS", default=300)
 WORKER_DISPATCH_SECONDS = 0.5
 # URL name → WSGI callable answering it without the pages' middleware (`hintpartner/lean.py`):
 # the webhook receiver, whose acknowledgement has a throughput target.
