@@ -7,12 +7,13 @@ pieces other apps call are re-exported here.
 import hashlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from handshake.audit import Actor, audit_record
@@ -24,7 +25,7 @@ from handshake.installation import (
     installation_disconnect,
     practice_installation_event,
 )
-from handshake.models import HandshakeSeen, HintSession, Practice, PracticeUser
+from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, PracticeUser
 from handshake.roles import clean_roles, permissions_for_roles, permissions_for_support
 from hintpartner.hint import decode, signing
 
@@ -108,7 +109,12 @@ def handshake_verify(*, body: bytes, signature: str | None) -> tuple[dict[str, A
 
 
 def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedSession:
-    """Upsert the practice (and, for a standard session, its user) and open a new session."""
+    """Upsert the practice (and, for a standard session, its user) and open a new session.
+
+    On PostgreSQL this is one statement (`_SESSION_OPEN_SQL`): practice, replay digest, user,
+    session and audit rows are written together or not at all. Expired sessions and replay rows
+    are removed by the worker's sweep (`expired_sweep`), not here.
+    """
     practice_data = _object(payload.get("practice"))
     user_data = _object(payload.get("user"))
     practice_id = _text(practice_data.get("id"), 101)
@@ -119,39 +125,207 @@ def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedS
     patient = _object(payload.get("patient"))
     now = timezone.now()
     key = secrets.token_urlsafe(32)  # 256 bits
-    with transaction.atomic():
-        practice = _practice_upsert(hint_id=practice_id, name=_text(practice_data.get("name"), 300))
-        if replay_digest:
-            _replay_refuse(practice=practice, digest=replay_digest, now=now)
-        # Sessions past their absolute expiry are dead: clear them out as new ones open.
-        HintSession.objects.filter(expires_at__lt=now).delete()
-        user = None
-        if access_context == STANDARD:
-            user = _user_upsert(practice=practice, user_id=user_id, data=user_data, now=now)
-        session = HintSession.objects.create(
-            practice=practice,
-            key_hash=key_hash(key),
-            user=user,
-            access_context=access_context,
-            support_label="" if user else _support_label(user_data),
-            access_token=_text(payload.get("access_token"), 4000),
-            patient_id=_text(patient.get("id"), 100),
-            patient_name=_patient_name(patient),
-            interaction_id=_text(_object(payload.get("interaction")).get("id"), 100),
-            last_seen_at=now,
-            expires_at=now + timedelta(seconds=settings.HINT_SESSION_MAX_SECONDS),
-        )
-        audit_record(
-            practice=practice,
-            actor=Actor(
-                label=user.display_name if user else session.support_label,
-                user=user,
-                is_support=user is None,
-            ),
-            action="session.opened",
-            detail=access_context,
+    name = _text(practice_data.get("name"), 300)
+    user = None
+    if access_context == STANDARD:
+        user = PracticeUser(hint_id=user_id, last_visit_at=now, **_user_fields(user_data))
+    session = HintSession(
+        key_hash=key_hash(key),
+        access_context=access_context,
+        support_label="" if user else _support_label(user_data),
+        access_token=_text(payload.get("access_token"), 4000),
+        patient_id=_text(patient.get("id"), 100),
+        patient_name=_patient_name(patient),
+        interaction_id=_text(_object(payload.get("interaction")).get("id"), 100),
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=settings.HINT_SESSION_MAX_SECONDS),
+    )
+    audit = AuditEntry(
+        actor_label=(user.display_name if user else session.support_label)[:300],
+        is_support=user is None,
+        action="session.opened",
+        detail=access_context,
+    )
+    seen_until = now + timedelta(seconds=2 * settings.HINT_HANDSHAKE_MAX_AGE_SECONDS)
+    opener = _session_open_one_statement if connection.vendor == "postgresql" else _session_open_orm
+    opened = opener(
+        practice=Practice(hint_id=practice_id, name=name),
+        user=user,
+        session=session,
+        audit=audit,
+        digest=replay_digest,
+        seen_until=seen_until,
+    )
+    if not opened:
+        raise HandshakeRejected(
+            "This handshake was already used; open the app again from Hint.", status=401
         )
     return OpenedSession(key=key, session=session)
+
+
+def _session_open_orm(
+    *,
+    practice: Practice,
+    user: PracticeUser | None,
+    session: HintSession,
+    audit: AuditEntry,
+    digest: str,
+    seen_until: datetime,
+) -> bool:
+    """The same writes through the ORM, in one transaction (SQLite: no writable CTEs)."""
+    with transaction.atomic():
+        practice = _practice_upsert(hint_id=practice.hint_id, name=practice.name)
+        if digest:
+            try:
+                with transaction.atomic():
+                    HandshakeSeen.objects.create(
+                        practice=practice, digest=digest, expires_at=seen_until
+                    )
+            except IntegrityError:
+                transaction.set_rollback(True)
+                return False
+        if user is not None:
+            fields = {f: getattr(user, f) for f in (*_USER_FIELDS, "last_visit_at")}
+            user, _ = PracticeUser.objects.for_practice(practice).update_or_create(
+                practice=practice, hint_id=user.hint_id, defaults=fields
+            )
+        session.practice, session.user = practice, user
+        session.save(force_insert=True)
+        audit.practice, audit.user = practice, user
+        audit.save(force_insert=True)
+    return True
+
+
+def _columns(obj: models.Model, fk: dict[str, str]) -> tuple[str, str, list[Any]]:
+    """`obj`'s columns for an INSERT (primary key left out), the SELECT list of their values
+    (`%s`, or the SQL expression `fk` gives for a column) and the parameters, prepared as the
+    ORM would (auto_now_add, encryption, JSON)."""
+    names, select, params = [], [], []
+    for field in obj._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        names.append(connection.ops.quote_name(field.column))
+        if field.column in fk:
+            select.append(fk[field.column])
+        else:
+            select.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+    return ", ".join(names), ", ".join(select), params
+
+
+_PRACTICE_FIELDS = [f for f in Practice._meta.concrete_fields]
+
+
+def _session_open_one_statement(
+    *,
+    practice: Practice,
+    user: PracticeUser | None,
+    session: HintSession,
+    audit: AuditEntry,
+    digest: str,
+    seen_until: datetime,
+) -> bool:
+    """PostgreSQL: every write of the handshake in one autocommitted statement (one round trip).
+
+    - `p`: the practice, inserted if new (`DO NOTHING`: a known practice is not locked), else
+      read; `named` renames it only when the handshake carries another name;
+    - `seen`: the replay digest; a conflict (a replay) leaves `go` empty, and then nothing else
+      is written: the statement answers no session row;
+    - `u`: the user upserted (`ON CONFLICT … DO UPDATE`: roles and names refresh);
+    - `s`, `a`: the session (token encrypted by the field) and its audit entry.
+    """
+    q = connection.ops.quote_name
+    now = session.last_seen_at
+    practice.created_at = practice.updated_at = now
+    p_cols, p_vals, p_params = _columns(practice, {})
+    user_fk = {"practice_id": "go.id", "user_id": "(SELECT id FROM u)" if user else "NULL"}
+    s_cols, s_vals, s_params = _columns(session, user_fk)
+    a_cols, a_vals, a_params = _columns(audit, user_fk)
+    user_sql, u_params = "", []
+    if user is not None:
+        u_cols, u_vals, u_params = _columns(user, {"practice_id": "go.id"})
+        refreshed = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in (*_USER_FIELDS, "last_visit_at"))
+        user_sql = (
+            f"u AS (INSERT INTO {q(PracticeUser._meta.db_table)} ({u_cols}) "  # noqa: S608
+            f"SELECT {u_vals} FROM go ON CONFLICT (practice_id, hint_id) DO UPDATE "
+            f"SET {refreshed} RETURNING id, created_at),"
+        )
+    p_table = q(Practice._meta.db_table)
+    p_list = ", ".join(f"p.{q(f.column)}" for f in _PRACTICE_FIELDS)
+    # Names from the models only; every value is a parameter.
+    sql = f"""
+        WITH p_new AS (
+            INSERT INTO {p_table} ({p_cols}) VALUES ({p_vals})
+            ON CONFLICT (hint_id) DO NOTHING RETURNING *
+        ),
+        named AS (
+            UPDATE {p_table} SET name = %s, updated_at = %s
+            WHERE hint_id = %s AND %s <> '' AND name <> %s RETURNING id
+        ),
+        p AS (
+            SELECT * FROM p_new
+            UNION ALL
+            SELECT * FROM {p_table}
+            WHERE hint_id = %s AND NOT EXISTS (SELECT 1 FROM p_new)
+        ),
+        seen AS (
+            INSERT INTO {q(HandshakeSeen._meta.db_table)} (practice_id, digest, expires_at)
+            SELECT p.id, %s, %s FROM p WHERE %s <> ''
+            ON CONFLICT (digest) DO NOTHING RETURNING id
+        ),
+        go AS (SELECT p.id FROM p WHERE %s = '' OR EXISTS (SELECT 1 FROM seen)),
+        {user_sql}
+        s AS (
+            INSERT INTO {q(HintSession._meta.db_table)} ({s_cols})
+            SELECT {s_vals} FROM go RETURNING id, created_at
+        ),
+        a AS (
+            INSERT INTO {q(AuditEntry._meta.db_table)} ({a_cols})
+            SELECT {a_vals} FROM go RETURNING id
+        )
+        SELECT (SELECT id FROM s), (SELECT created_at FROM s),
+               {"(SELECT id FROM u), (SELECT created_at FROM u)" if user else "NULL, NULL"},
+               {p_list}
+        FROM p
+    """  # noqa: S608
+    name, hint_id = practice.name, practice.hint_id
+    params = [
+        *p_params,
+        *(name, now, hint_id, name, name),
+        hint_id,
+        *(digest, seen_until, digest),
+        digest,
+        *u_params,
+        *s_params,
+        *a_params,
+    ]
+    for _attempt in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is not None:
+            break
+        # The practice was created by a concurrent first handshake after this statement's
+        # snapshot was taken: nothing was written; the second try reads it.
+    else:
+        raise RuntimeError("the practice of a handshake could not be read")
+    session_pk, session_created, user_pk, user_created, *p_row = row
+    if session_pk is None:
+        return False  # the digest was there already: a replay; nothing was written
+    values = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(_PRACTICE_FIELDS, p_row, strict=True)
+    ]
+    stored = Practice.from_db(connection.alias, [f.attname for f in _PRACTICE_FIELDS], values)
+    if name:
+        stored.name = name
+    if user is not None:
+        user.pk, user.created_at, user.practice = user_pk, user_created, stored
+        user._state.adding, user._state.db = False, connection.alias
+    session.pk, session.created_at = session_pk, session_created
+    session.practice, session.user = stored, user
+    session._state.adding, session._state.db = False, connection.alias
+    return True
 
 
 def _practice_upsert(*, hint_id: str, name: str) -> Practice:
@@ -162,34 +336,34 @@ def _practice_upsert(*, hint_id: str, name: str) -> Practice:
     return practice
 
 
-def _replay_refuse(*, practice: Practice, digest: str, now: datetime) -> None:
+# Refreshed from every handshake (with `last_visit_at`).
+_USER_FIELDS = ("email", "first_name", "last_name", "name", "roles")
+
+
+def _user_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "email": _text(data.get("email"), 320),
+        "first_name": _text(data.get("first_name"), 200),
+        "last_name": _text(data.get("last_name"), 200),
+        "name": _text(data.get("name"), 300),
+        "roles": clean_roles(data.get("partner_roles")),
+    }
+
+
+# The worker's sweep runs every half second; expired rows need removing far less often.
+_last_sweep = [float("-inf")]
+
+
+def expired_sweep() -> int:
+    """Remove sessions past their absolute expiry and replay rows past their window (at most
+    every HINT_EXPIRED_SWEEP_SECONDS in a process; `WORKER_DISPATCHERS`). Queues nothing: 0."""
+    if time.monotonic() - _last_sweep[0] < settings.HINT_EXPIRED_SWEEP_SECONDS:
+        return 0
+    _last_sweep[0] = time.monotonic()
+    now = timezone.now()
+    HintSession.objects.filter(expires_at__lt=now).delete()
     HandshakeSeen.objects.filter(expires_at__lt=now).delete()
-    window = timedelta(seconds=2 * settings.HINT_HANDSHAKE_MAX_AGE_SECONDS)
-    try:
-        with transaction.atomic():
-            HandshakeSeen.objects.create(practice=practice, digest=digest, expires_at=now + window)
-    except IntegrityError as exc:
-        raise HandshakeRejected(
-            "This handshake was already used; open the app again from Hint.", status=401
-        ) from exc
-
-
-def _user_upsert(
-    *, practice: Practice, user_id: str, data: dict[str, Any], now: datetime
-) -> PracticeUser:
-    user, _ = PracticeUser.objects.for_practice(practice).update_or_create(
-        practice=practice,
-        hint_id=user_id,
-        defaults={
-            "email": _text(data.get("email"), 320),
-            "first_name": _text(data.get("first_name"), 200),
-            "last_name": _text(data.get("last_name"), 200),
-            "name": _text(data.get("name"), 300),
-            "roles": clean_roles(data.get("partner_roles")),
-            "last_visit_at": now,
-        },
-    )
-    return user
+    return 0
 
 
 def _support_label(user_data: dict[str, Any]) -> str:
@@ -307,6 +481,7 @@ __all__ = [
     "NotInstalled",
     "OpenedSession",
     "context_build",
+    "expired_sweep",
     "handshake_verify",
     "installation_activate",
     "installation_connect",

@@ -72,6 +72,11 @@ HINT_WEBHOOK_SECRET = env.str("HINT_WEBHOOK_SECRET", default=_dev.get("HINT_WEBH
 APP_URL = env.str("APP_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 HINT_RATE_LIMIT_PER_SECOND = env.float("HINT_RATE_LIMIT_PER_SECOND", default=100.0)
+# Calls a token may make per UTC day; 0 = no budget. Both limits are shared by every process
+# through HINT_BUDGET_STORE: "database" (default), "redis" (default when REDIS_URL is set) or
+# "process" (one process only). See hintpartner/hint/budget.py.
+HINT_DAILY_BUDGET = env.int("HINT_DAILY_BUDGET", default=500_000)
+HINT_BUDGET_STORE = env.str("HINT_BUDGET_STORE", default="")
 HINT_CONNECT_TIMEOUT = env.float("HINT_CONNECT_TIMEOUT", default=5.0)
 HINT_READ_TIMEOUT = env.float("HINT_READ_TIMEOUT", default=20.0)
 HINT_MAX_RETRIES = env.int("HINT_MAX_RETRIES", default=4)
@@ -182,7 +187,9 @@ WORKER_DISPATCHERS: list[str] = [
     "sync.contact_writes.contact_writes_dispatch",  # contact changes owed to Hint, when due
     "handshake.audit.audit_prune_sweep",  # audit entries past retention, at most hourly
     "sync.options.sync_log_sweep",  # sync log entries past their retention, at most hourly
+    "handshake.services.expired_sweep",  # expired sessions and replay rows, off the request path
 ]
+HINT_EXPIRED_SWEEP_SECONDS = env.int("HINT_EXPIRED_SWEEP_SECONDS", default=300)
 WORKER_DISPATCH_SECONDS = 0.5
 # URL name → WSGI callable answering it without the pages' middleware (`hintpartner/lean.py`):
 # the webhook receiver, whose acknowledgement has a throughput target.

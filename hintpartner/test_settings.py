@@ -17,5 +17,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HINT_API_URL = "https://api.hint.test"
 APP_URL = "https://partner.test"
 HINT_RATE_LIMIT_PER_SECOND = 10_000.0
+# Unit tests call the client without a database; tests/hintpartner/test_budget.py covers the
+# shared stores.
+HINT_BUDGET_STORE = "process"
 HINT_BACKOFF_BASE = 0.0
 HINT_BACKOFF_MAX = 0.0

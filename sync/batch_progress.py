@@ -64,10 +64,16 @@ class AbortWatch:
 
 def stop_if_token_refused(exc: errors.HintError) -> None:
     """A refused practice token stops the batch (`practice_api` marked the practice
-    disconnected); any other error is the row's alone."""
+    disconnected), and so does today's Hint budget running out (nothing more can be sent until
+    it renews); any other error is the row's alone."""
     if policy.is_token_refused(exc):
         sentence = policy.error_sentence(exc, practice_token=True)
         raise BatchStopped(f"{sentence} Then resume the batch.") from exc
+    if isinstance(exc, errors.HintBudgetExhausted):
+        sentence = policy.error_sentence(exc)
+        raise BatchStopped(
+            f"Paused: {sentence} The rows done so far are kept; resume the batch then."
+        ) from exc
 
 
 def batch_recount(batch: Batch) -> None:

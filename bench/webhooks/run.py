@@ -78,11 +78,12 @@ def private_postgres() -> Any:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int, threads: int) -> Any:
+def gunicorn(env: dict[str, str], workers: int, threads: int, app: str = "hintpartner.wsgi") -> Any:
+    """gunicorn serving `app` (the app, or `bench.bound:application`) with the same settings."""
     port = free_port()
     cmd = [
         str(GUNICORN),
-        "hintpartner.wsgi",
+        app,
         "-b",
         f"127.0.0.1:{port}",
         "-w",
@@ -182,17 +183,21 @@ def build_events(count: int, secret: str) -> list[tuple[bytes, str]]:
 
 
 def send_events(
-    port: int, events: list[tuple[bytes, str]], concurrency: int, seconds: float
+    port: int,
+    events: list[tuple[bytes, str]],
+    concurrency: int,
+    seconds: float,
+    path: str = "/hint/webhooks",
 ) -> dict[str, Any]:
     """Send every event once over `concurrency` keep-alive connections (asyncio, requests built
     in advance, so the generator spends ~0.1 ms of CPU per event, not ~0.25 as http.client
     threads did: the load generator shares the machine's two cores with what it measures)."""
-    return asyncio.run(_send_all(port, events, concurrency, seconds))
+    return asyncio.run(_send_all(port, events, concurrency, seconds, path))
 
 
-def _request_bytes(port: int, body: bytes, signature: str) -> bytes:
+def _request_bytes(port: int, body: bytes, signature: str, path: str) -> bytes:
     head = (
-        "POST /hint/webhooks HTTP/1.1\r\n"
+        f"POST {path} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{port}\r\n"
         "Content-Type: application/json\r\n"
         f"X-Hint-Signature: {signature}\r\n"
@@ -213,9 +218,9 @@ async def _answer_status(reader: asyncio.StreamReader) -> int:
 
 
 async def _send_all(
-    port: int, events: list[tuple[bytes, str]], concurrency: int, seconds: float
+    port: int, events: list[tuple[bytes, str]], concurrency: int, seconds: float, path: str
 ) -> dict[str, Any]:
-    requests = [_request_bytes(port, body, signature) for body, signature in events]
+    requests = [_request_bytes(port, body, signature, path) for body, signature in events]
     cursor = iter(range(len(requests)))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -249,8 +254,25 @@ async def _send_all(
         "seconds": round(elapsed, 2),
         "per_second": round(acknowledged / elapsed),
         "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
         "p99_ms": round(percentile(latencies, 99), 1),
     }
+
+
+def bound_env(env: dict[str, str], database_url: str, secret: str) -> dict[str, str]:
+    """The environment of the bound app (bench/bound.py), its tables created."""
+    from bench.bound import schema_create
+
+    schema_create(database_url)
+    return {**env, "BOUND_DATABASE_URL": database_url, "BOUND_SECRET": secret}
+
+
+def ratio_line(what: str, app: list[float], bound: list[float]) -> str:
+    ratios = sorted(a / b for a, b in zip(app, bound, strict=True) if b)
+    return (
+        f"{what}: app/bound per round {[round(r, 2) for r in ratios]}, "
+        f"median {statistics.median(ratios):.2f}x (load average now {os.getloadavg()[0]:.1f})"
+    )
 
 
 # --- 2. search ---------------------------------------------------------------------------------
@@ -403,7 +425,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="app and bound, interleaved")
+    parser.add_argument("--patients", type=int, default=100_000, help="0: no search part")
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--database-url", default="", help="use this PostgreSQL instead")
     args = parser.parse_args()
@@ -453,22 +476,43 @@ def main() -> None:
             }
         ).key
 
-        events = build_events(args.events, settings.HINT_WEBHOOK_SECRET)
-        with gunicorn(env, args.workers, args.threads) as (port, master):
-            send_events(port, build_events(200, settings.HINT_WEBHOOK_SECRET), 4, 10)  # warm-up
-            before = WebhookEvent.objects.count()
+        secret = settings.HINT_WEBHOOK_SECRET
+        benv = bound_env(env, database_url, secret)
+        with (
+            gunicorn(env, args.workers, args.threads) as (port, master),
+            gunicorn(benv, args.workers, args.threads, "bench.bound:application") as (
+                bport,
+                bmaster,
+            ),
+        ):
+            send_events(port, build_events(200, secret), 4, 10)  # warm-up
+            send_events(bport, build_events(200, secret), 4, 10)
             roots = [master] + ([postmaster] if postmaster else [])
-            cpu_app, cpu_db, cpu_client = cpu_of([master]), cpu_of(roots[1:]), time.process_time()
-            hooks = send_events(port, events, args.concurrency, args.seconds)
-            hooks["stored"] = WebhookEvent.objects.count() - before
-            n = max(hooks["acknowledged"], 1)
-            hooks["cpu_ms_per_event"] = {
-                "app": round((cpu_of([master]) - cpu_app) * 1000 / n, 2),
-                "postgres": round((cpu_of(roots[1:]) - cpu_db) * 1000 / n, 2),
-                "load_generator": round((time.process_time() - cpu_client) * 1000 / n, 2),
-            }
-            hooks["load_average"] = os.getloadavg()[0]
-            print("webhooks:", json.dumps(hooks))
+            rates: dict[str, list[float]] = {"app": [], "bound": []}
+            for round_ in range(args.rounds):
+                # Interleaved, the order alternating: both see the same machine.
+                order = [("app", port, master), ("bound", bport, bmaster)]
+                for name, target, root in order if round_ % 2 == 0 else order[::-1]:
+                    events = build_events(args.events, secret)
+                    before = WebhookEvent.objects.count() if name == "app" else 0
+                    cpu_app, cpu_db = cpu_of([root]), cpu_of(roots[1:])
+                    cpu_client = time.process_time()
+                    hooks = send_events(target, events, args.concurrency, args.seconds)
+                    n = max(hooks["acknowledged"], 1)
+                    if name == "app":
+                        hooks["stored"] = WebhookEvent.objects.count() - before
+                        hooks["lost"] = hooks["acknowledged"] - hooks["stored"]
+                    hooks["cpu_ms_per_event"] = {
+                        "server": round((cpu_of([root]) - cpu_app) * 1000 / n, 2),
+                        "postgres": round((cpu_of(roots[1:]) - cpu_db) * 1000 / n, 2),
+                        "load_generator": round((time.process_time() - cpu_client) * 1000 / n, 2),
+                    }
+                    hooks["load_average"] = os.getloadavg()[0]
+                    rates[name].append(hooks["per_second"])
+                    print(f"webhooks round {round_ + 1} {name}:", json.dumps(hooks), flush=True)
+            print(ratio_line("webhook throughput", rates["app"], rates["bound"]))
+            if not args.patients:
+                return
 
             started = time.perf_counter()
             seed_patients(practice, args.patients)

@@ -1,14 +1,13 @@
 """The one place that speaks HTTP to Hint.
 
 One `requests.Session`, a bearer token per call, timeouts, retries (429 honouring Retry-After, and
-502/503/504 with exponential backoff for idempotent calls), a client-side rate limit per token, a
-pagination iterator, and typed errors. Tokens never appear in logs or exception text.
+502/503/504 with exponential backoff for idempotent calls), a rate limit and daily budget per
+token shared by every process (`budget`), a pagination iterator, and typed errors. Tokens never
+appear in logs or exception text.
 """
 
 import email.utils
-import hashlib
 import logging
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from hintpartner.hint import errors, policy
+from hintpartner.hint import budget, errors, policy
 from hintpartner.hint.paths import (
     COUNT_HEADER,
     MARKETPLACE_PATH_PREFIXES,
@@ -51,28 +50,6 @@ class HintResponse:
             return int(raw) if raw is not None else None
         except ValueError:
             return None
-
-
-class _RateLimiter:
-    """Spaces requests evenly so one token never exceeds `rate` requests a second here."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next: dict[str, float] = {}
-
-    def wait(self, token: str, rate: float) -> None:
-        if rate <= 0:
-            return
-        key = hashlib.sha256(token.encode()).hexdigest()
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next.get(key, now))
-            self._next[key] = slot + 1.0 / rate
-        if slot > now:
-            _sleep(slot - now)
-
-
-_limiter = _RateLimiter()
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -156,7 +133,11 @@ class HintClient:
         attempts = settings.HINT_MAX_RETRIES + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            _limiter.wait(self._token, settings.HINT_RATE_LIMIT_PER_SECOND)
+            # The token's slot, shared by every process (`budget`); raises when today's budget
+            # is spent, before anything is sent.
+            wait = budget.take(self._token)
+            if wait > 0:
+                _sleep(wait)
             try:
                 response = _session.request(
                     method,

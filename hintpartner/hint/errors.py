@@ -57,3 +57,13 @@ class HintTimeout(HintUnavailable):
 
 class HintInvalidResponse(HintError):
     """Hint answered 2xx with a body we cannot read."""
+
+
+class HintBudgetExhausted(HintError):
+    """Today's Hint budget for the token is spent: nothing was sent. Passes at midnight UTC."""
+
+    transient = True
+
+    def __init__(self, message: str, *, used: int = 0) -> None:
+        super().__init__(message)
+        self.used = used

@@ -75,6 +75,8 @@ def error_sentence(
     if isinstance(exc, errors.HintBadRequest):
         reason = f": {exc.hint_message}" if exc.hint_message else "."
         return f"Hint refused the change{reason}"
+    if isinstance(exc, errors.HintBudgetExhausted):
+        return "Today's budget of calls to Hint is used up; it renews at midnight UTC."
     if isinstance(exc, errors.HintRateLimited):
         return "Hint is busy (too many requests). Try again in a minute."
     if isinstance(exc, errors.HintInvalidResponse):

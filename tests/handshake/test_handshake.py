@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from handshake import services
 from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, PracticeUser
 from handshake.services import key_hash
 from tests.conftest import signed
@@ -208,12 +209,18 @@ def test_two_different_fresh_handshakes_both_open(client: Client) -> None:
     assert post(client, second).status_code == 200
 
 
-def test_expired_replay_records_are_purged(client: Client, practice_a: Practice) -> None:
+def test_expired_replay_records_are_purged_by_the_sweep_not_the_handshake(
+    client: Client, practice_a: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
     HandshakeSeen.objects.create(
         practice=practice_a, digest="0" * 64, expires_at=timezone.now() - timedelta(seconds=1)
     )
     post(client, fresh(load("handshake_probe.json")))
+    assert HandshakeSeen.objects.filter(digest="0" * 64).exists()  # off the request path
+    monkeypatch.setattr(services, "_last_sweep", [float("-inf")])
+    services.expired_sweep()
     assert not HandshakeSeen.objects.filter(digest="0" * 64).exists()
+    assert HandshakeSeen.objects.count() == 1  # the live one stays
 
 
 # --- what a handshake stores ------------------------------------------------------------------

@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
+from handshake import services
 from handshake.decorators import hint_session
 from handshake.models import HintSession, PracticeUser
 from handshake.services import key_hash
@@ -73,11 +75,15 @@ def test_empty_roles_get_the_denial_page(client: Client, practice_a) -> None:
     assert PracticeUser.objects.get().roles == []
 
 
-def test_sessions_past_their_absolute_expiry_are_purged_as_new_ones_open(
-    practice_a, admin_key: str
+def test_sessions_past_their_absolute_expiry_are_purged_by_the_worker_sweep(
+    practice_a, admin_key: str, monkeypatch
 ) -> None:
     HintSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     open_session(practice_a, ["staff"])
+    assert HintSession.objects.count() == 2  # a handshake no longer deletes anything
+    monkeypatch.setattr(services, "_last_sweep", [float("-inf")])
+    assert "handshake.services.expired_sweep" in settings.WORKER_DISPATCHERS
+    services.expired_sweep()
     assert not HintSession.objects.filter(key_hash=key_hash(admin_key)).exists()
     assert HintSession.objects.count() == 1
 

@@ -8,6 +8,7 @@ from handshake.models import Practice
 SYSTEM_MODELS = {
     "handshake.Practice": "the tenant itself",
     "hintpartner.WorkerHeartbeat": "worker liveness, no practice data",
+    "hintpartner.HintBudget": "a Hint token's shared rate slot and daily count, keyed by its hash",
     "webhooks.UnroutedWebhookEvent": "events naming a practice we never saw: no tenant owns them",
 }
 OUR_APPS = {"hintpartner", "handshake", "webhooks", "sync", "interactions"}
