@@ -226,6 +226,8 @@ MIDDLEWARE = [
     # Surfaces opt out with xframe_options_exempt; everything else (admin) stays DENY.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Our 404 page for an Http404 under /hint/ even with DEBUG on (its page shows the session key).
+    "handshake.middleware.HintNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "hintpartner.urls"

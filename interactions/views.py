@@ -86,8 +86,11 @@ def _conflict(request: HintRequest, exc: services.NoteConflict) -> HttpResponse:
     return render(request, "interactions/conflict.html", context, status=409)
 
 
-def _refused(request: HintRequest, note: Note, message: str, *, status: int) -> HttpResponse:
-    context = {**_note_context(request, note), "message": message}
+def _refused(
+    request: HintRequest, note: Note, message: str, *, status: int, not_saved: bool = False
+) -> HttpResponse:
+    """`not_saved`: a refused save, so the editor's status line must say the text is not saved."""
+    context = {**_note_context(request, note), "message": message, "not_saved": not_saved}
     if request.htmx:
         response = render(request, "interactions/_refused.html", context, status=status)
         response["HX-Retarget"] = "#note-conflict"
@@ -156,7 +159,9 @@ def _save_from_form(
     """
     base_version = _int_or_none(request.POST.get("base_version"))
     if base_version is None:
-        return _refused(request, note, "The page is out of date: reload it.", status=400)
+        return _refused(
+            request, note, "The page is out of date: reload it.", status=400, not_saved=True
+        )
     try:
         saved = services.note_save(
             note=note,
@@ -168,9 +173,9 @@ def _save_from_form(
     except services.NoteConflict as exc:
         return _conflict(request, exc)
     except services.NoteLocked as exc:
-        return _refused(request, note, str(exc), status=409)
+        return _refused(request, note, str(exc), status=409, not_saved=True)
     except services.NoteInvalid as exc:
-        return _refused(request, note, str(exc), status=400)
+        return _refused(request, note, str(exc), status=400, not_saved=True)
     return saved
 
 

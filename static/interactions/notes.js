@@ -101,17 +101,51 @@
       offer(state, offered, title, body);
     }
 
+    // The status line's words hold only while they are true (README, "Status words"): the
+    // server's words describe the text it stored; while the editor holds other text, or a save
+    // is on its way, they are hidden behind "Not saved yet" or "Saving…".
+    // What the server holds, as far as this page knows: the text the page came with.
+    var stored = { title: title.defaultValue, body: body.defaultValue };
+    var inFlight = 0;
+    state.statusShow = function () {
+      var el = document.getElementById("note-status");
+      if (!el || el.hasAttribute("data-not-saved")) return;  // a refusal or a conflict stays
+      var local = el.querySelector("[data-status-local]");
+      var server = el.querySelector("[data-status-server]");
+      if (!local || !server) return;
+      var words = inFlight ? "Saving…" : (sameText(stored, text()) ? "" : "Not saved yet");
+      local.textContent = words;
+      local.hidden = !words;
+      server.hidden = !!words;
+    };
+
     form.addEventListener("input", function () {
       state.keep();
+      state.statusShow();
       if (state.expired) expiredShow();
     });
     // Which text each save request carried (the sign button posts the form's fields too).
     form.addEventListener("htmx:beforeRequest", function (e) {
-      if (e.detail.elt === form || e.detail.elt.hasAttribute("data-saves-note")) e.detail.xhr.noteSent = text();
+      if (e.detail.elt === form || e.detail.elt.hasAttribute("data-saves-note")) {
+        if (state.expired) return;  // refused below (document listener): no request goes
+        e.detail.xhr.noteSent = text();
+        inFlight += 1;
+        state.statusShow();
+      }
     });
     form.addEventListener("htmx:afterRequest", function (e) {
       var xhr = e.detail.xhr;
-      if (xhr && xhr.noteSent && xhr.status >= 200 && xhr.status < 300) state.saved(xhr.noteSent);
+      if (!xhr || !xhr.noteSent) return;
+      inFlight = Math.max(0, inFlight - 1);
+      if (xhr.status >= 200 && xhr.status < 300) {
+        state.saved(xhr.noteSent);
+        stored = xhr.noteSent;
+      }
+      state.statusShow();
+    });
+    // A new status line from the server (a save's answer, a push, a poll): same rule.
+    document.addEventListener("htmx:load", function (e) {
+      if (e.target && (e.target.id === "note-status" || (e.target.querySelector && e.target.querySelector("#note-status")))) state.statusShow();
     });
   }
 

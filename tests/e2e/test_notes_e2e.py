@@ -135,7 +135,7 @@ def test_with_hint_failing_the_text_is_kept_and_lands_once_hint_answers(live_sta
     with stack.faults(fault_error_rate=1.0):
         _post(stack, key, f"/hint/notes/{note_id}/save", {"base_version": "1", "body": "Kept."})
         status = _post(stack, key, f"/hint/notes/{note_id}/sync", **{"HX-Request": "true"}).text
-        assert "syncing to Hint" in status
+        assert "waiting to reach Hint" in status
         assert "Kept." in _get(stack, key, f"/hint/notes/{note_id}/").text
 
     # The page (or the worker's retry) tries again: exactly one interaction in Hint.
@@ -156,7 +156,7 @@ def test_a_create_that_times_out_after_hint_stored_it_leaves_exactly_one_interac
     # The sandbox stores the interaction, then answers after the app's read timeout (20 s).
     with stack.faults(fault_late_success_rate=1.0, fault_slow_seconds=21):
         status = _post(stack, key, f"/hint/notes/{note_id}/sync", **{"HX-Request": "true"}).text
-    assert "syncing to Hint" in status
+    assert "waiting to reach Hint" in status
     assert len(_ours(stack, patient_id, note_id)) == 1  # Hint has it; we never saw the answer
 
     _post(stack, key, f"/hint/notes/{note_id}/sync", **{"HX-Request": "true"})

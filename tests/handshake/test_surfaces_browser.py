@@ -95,3 +95,26 @@ def test_surfaces_step_down_to_phone_widths_without_sideways_scrolling(
     page.set_viewport_size({"width": width, "height": 800})
     page.goto(f"{live_server.url}/hint/settings?session_key={key}")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.parametrize("width", [1024, 393])
+@pytest.mark.parametrize("state", ["denied", "expired"])
+def test_a_denial_or_an_expired_session_in_the_chart_strip_reports_its_own_height(
+    page, live_server, practice_a: Practice, state: str, width: int
+) -> None:
+    key = open_session(practice_a, [], patient_id="pat-1")  # no role: denied
+    query = f"?session_key={key}" if state == "denied" else ""
+    page.set_viewport_size({"width": width, "height": 768})
+    page.goto(f"{live_server.url}/hint/clinical_chart{query}")
+    # Hint's SDK is started (it reports the body's height to Hint)...
+    page.wait_for_function("window.__sdkInitialised === true")
+    body, content, scroll = page.evaluate(
+        """[document.body.getBoundingClientRect().height,
+            document.querySelector("main .card").getBoundingClientRect().bottom,
+            document.body.scrollHeight]"""
+    )
+    # ...and that height is the page's words, not the 768 px frame; nothing is cut off.
+    words = "You have no role" if state == "denied" else "open this app again"
+    assert words in page.inner_text("main")
+    assert content <= body < 768, (content, body)
+    assert scroll <= body + 1

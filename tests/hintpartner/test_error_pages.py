@@ -89,6 +89,33 @@ def test_with_debug_on_an_unknown_iframe_route_is_still_our_page(
     _assert_nothing_echoed(_body(response))
 
 
+@pytest.mark.parametrize("ajax", [False, True])
+def test_with_debug_on_another_practices_record_is_still_our_page(
+    client: Client, admin_key: str, practice_b: Practice, settings, ajax: bool
+) -> None:
+    settings.DEBUG = True
+    contact = make_contact(practice_b, first_name="Outsider")
+    headers = {"HX-Request": "true"} if ajax else {}
+    response = client.get(
+        f"/hint/sync/contacts/{contact.pk}", {"session_key": admin_key}, headers=headers
+    )
+    assert response.status_code == 404
+    body = _body(response)
+    assert "This page is not here" in body
+    assert "Using the URLconf" not in body and "DEBUG = True" not in body
+    assert "no-store" in response["Cache-Control"]
+    assert "X-Frame-Options" not in response
+    # The key appears only in the app's own links, never as the requested URL.
+    assert f"contacts/{contact.pk}?session_key" not in body and "Outsider" not in body
+
+
+def test_with_debug_on_a_404_outside_hint_is_left_to_django(client: Client, settings) -> None:
+    settings.DEBUG = True
+    response = client.get("/no-such-route/")
+    assert response.status_code == 404
+    assert "This page is not here" not in _body(response)
+
+
 def test_a_route_that_exists_with_a_slash_is_still_redirected_there(
     client: Client, admin_key: str
 ) -> None:

@@ -144,6 +144,70 @@ def test_a_second_tab_is_shown_both_versions_instead_of_overwriting(
     eventually(page, lambda: stored(page, note.pk).body == "From this tab")
 
 
+# Every text the status line shows, in order (what a screen reader would have heard).
+STATUS_WATCH = """() => {
+  window.__statuses = [];
+  const seen = () => {
+    const el = document.getElementById("note-status");
+    const words = el ? el.innerText.trim() : "";
+    const last = window.__statuses[window.__statuses.length - 1];
+    if (words && words !== last) window.__statuses.push(words);
+  };
+  new MutationObserver(seen).observe(document.body,
+    {subtree: true, childList: true, attributes: true, characterData: true});
+  seen();
+}"""
+
+
+def status(page) -> str:
+    return page.inner_text("#note-status").strip()
+
+
+def test_the_status_line_says_only_what_holds_while_typing_saving_syncing_and_in_conflict(
+    page, live_server, practice_a: Practice, mocked_hint
+) -> None:
+    mocked_hint.add_passthru(live_server.url)
+    note = make_note(practice_a, title="Visit", body="")
+    mocked_hint.post(create_url(), json=interaction_answer(note, title="Visit"))
+    mocked_hint.patch(update_url(), json=interaction_answer(note, title="Visit"))
+    key = open_session(practice_a, ["clinician"], patient_id=PATIENT)
+    page.goto(note_url(live_server, note, key))
+    page.evaluate(STATUS_WATCH)
+
+    # Typing: the editor's text is not stored yet.
+    page.type("#note-body", "Knee better.")
+    assert status(page) == "Not saved yet"
+    # Saved, then pushed: "Saving…", "Saved here … waiting to reach Hint", "… Synced to Hint".
+    eventually(page, lambda: stored(page, note.pk).body == "Knee better.")
+    page.wait_for_selector("#note-status >> text=Synced to Hint", timeout=15_000)
+    seen = page.evaluate("window.__statuses")
+    typed = seen.index("Not saved yet")
+    synced = next(i for i, words in enumerate(seen) if "Synced to Hint" in words)
+    assert "Saving…" in seen[typed:synced], seen
+    assert any("Saved here" in w and "waiting to reach Hint" in w for w in seen[typed:synced]), seen
+    assert all("Synced" not in words for words in seen[:synced]), seen
+
+    # Typing on top of a synced note: never "Synced" until that text is stored and pushed.
+    page.type("#note-body", " Walking.")
+    assert status(page) == "Not saved yet"
+    page.wait_for_selector("#note-status >> text=Synced to Hint", timeout=15_000)
+
+    # Another tab saves; this tab's next words are refused, and the line says so.
+    services.note_save(
+        note=stored(page, note.pk),
+        title="Visit",
+        body="From the other tab",
+        base_version=stored(page, note.pk).version,
+        actor=DR,
+    )
+    page.type("#note-body", " Stairs.")
+    assert "Synced" not in status(page)
+    page.wait_for_selector("#conflict-notice", timeout=15_000)
+    assert status(page) == "Not saved: conflict"
+    page.type("#note-body", " More.")
+    assert status(page) == "Not saved: conflict"
+
+
 def test_text_typed_just_before_a_reload_is_offered_back(
     page, live_server, practice_a: Practice, mocked_hint
 ) -> None:

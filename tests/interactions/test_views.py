@@ -296,7 +296,7 @@ def test_autosave_stores_the_text_and_says_it_is_syncing(
 
     text = response.content.decode()
     assert response.status_code == 200
-    assert "Saved here at" in text and "syncing to Hint" in text
+    assert "Saved here at" in text and "waiting to reach Hint" in text
     assert 'id="note-base-version" value="2"' in text
     stored = Note.objects.get(pk=note.pk)
     assert (stored.title, stored.body, stored.version) == ("T2", "New text", 2)
@@ -320,6 +320,27 @@ def test_a_save_from_a_stale_tab_shows_both_versions_and_overwrites_nothing(
     assert "Tab one text" in text and "Mine" in text
     assert "Keep my version" in text
     assert Note.objects.get(pk=note.pk).body == "Tab one text"
+    # The status line is replaced too (out of band): it no longer says the text is saved.
+    assert 'id="note-status"' in text and 'hx-swap-oob="true"' in text
+    assert "Not saved: conflict" in text and "Synced to Hint" not in text
+
+
+def test_a_refused_save_says_not_saved_and_a_refused_discard_does_not(
+    client: Client, note: Note, clinician_key: str
+) -> None:
+    services.note_sign(note=note, actor=DR)
+    save = client.post(
+        url_of("interactions:note-save", note),
+        {"session_key": clinician_key, "base_version": "2", "body": "changed"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    discard = client.post(
+        url_of("interactions:note-discard", note),
+        {"session_key": clinician_key},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert 'id="note-status"' in save and "Not saved" in save
+    assert 'id="note-status"' not in discard
 
 
 def test_the_conflict_page_without_htmx_is_a_full_page(
@@ -383,6 +404,7 @@ def test_the_status_line_shows_a_permanent_error_with_what_to_do(
     text = response.content.decode()
     assert "Hint no longer has this patient." in text
     assert "Try again now" in text
+    assert "not accepted by Hint" in text and "Synced to Hint" not in text
 
 
 def test_retry_clears_the_error_and_pushes(
