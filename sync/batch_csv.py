@@ -7,6 +7,7 @@ name, then one PATCH. A row is linked here only once Hint took its PATCH. Rows r
 saved (one transaction) while the next row's PATCH is in flight.
 """
 
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
@@ -57,8 +58,7 @@ class Write:
 def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
     """Every pending row in order; a row is linked only once Hint took its write."""
     options = options_for(batch.practice)
-    pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING).order_by("position")
-    rows = pending.select_related("contact").iterator(chunk_size=200)
+    rows = _pending_rows(batch)
     pipe: Pipeline[BatchRow, Write] = Pipeline(
         ahead=SEARCH_AHEAD,
         read=partial(_search_needed, hint),
@@ -85,6 +85,20 @@ def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
             if done % PROGRESS_EVERY == 0:
                 _progress(batch, row.position)
     _progress(batch, batch.total)
+
+
+def _pending_rows(batch: Batch, *, chunk: int = 200) -> Iterator[BatchRow]:
+    """The batch's pending rows in order, read a chunk at a time by position.
+
+    Not one cursor over the whole batch: on SQLite an open read pins its snapshot, and the row's
+    own writes (and the Hint budget's, from the pipeline's threads) then cannot take the write
+    lock ("database is locked").
+    """
+    pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING).order_by("position")
+    last = 0
+    while rows := list(pending.filter(position__gt=last).select_related("contact")[:chunk]):
+        yield from rows
+        last = rows[-1].position
 
 
 def csv_row_plan(

@@ -111,7 +111,9 @@ def events_process_leased(*, event_pks: list[int]) -> dict[str, int]:
     events_lease_renew(event_pks)
     renewed_at = timezone.now()
     outcome: dict[str, int] = {}
-    for event in WebhookEvent.objects.filter(pk__in=event_pks).order_by("pk").iterator():
+    # A list, not a cursor: each event commits on its own, and on SQLite an open read would pin
+    # a snapshot that those commits cannot write from.
+    for event in list(WebhookEvent.objects.filter(pk__in=event_pks).order_by("pk")):
         if timezone.now() - renewed_at >= LEASE_RENEW:
             events_lease_renew(event_pks)
             renewed_at = timezone.now()
@@ -219,6 +221,6 @@ def events_replay(
     if practice is not None:
         rows = WebhookEvent.objects.for_practice(practice).filter(status=status)
     replayed = 0
-    for event in rows.only("pk", "status", "practice_id", "type").iterator():
+    for event in list(rows.only("pk", "status", "practice_id", "type")):
         replayed += event_replay(event=event, actor=actor)
     return replayed

@@ -10,7 +10,7 @@ import responses
 
 from handshake.audit import Actor
 from hintpartner.hint import api
-from sync import batch_control
+from sync import batch_control, batch_csv
 from sync.models import Batch, BatchRow, Contact
 from tests.sync.helpers import make_contact
 
@@ -189,3 +189,14 @@ def test_a_killed_worker_resumes_with_the_rows_not_yet_done(
     patched = [c.request.url.rsplit("/", 1)[1] for c in _calls(mocked_hint, "PATCH")]
     assert sorted(patched) == ["pat-1", "pat-2", "pat-3", "pat-4", "pat-5"]  # each written once
     assert Contact.objects.linked().count() == 5
+
+
+def test_pending_rows_are_read_a_chunk_at_a_time_in_order_without_an_open_cursor(practice_a):
+    contacts = [make_contact(practice_a, **_person(i)) for i in range(5)]
+    batch = _start(practice_a, contacts)
+    seen = []
+    for row in batch_csv._pending_rows(batch, chunk=2):
+        seen.append(row.position)
+        # The row's own write lands between reads, as in a run: the next chunk still follows.
+        BatchRow.objects.filter(pk=row.pk).update(outcome=BatchRow.Outcome.LINKED)
+    assert seen == [1, 2, 3, 4, 5]
