@@ -31,6 +31,12 @@ def _refusal(response: requests.Response) -> str:
     return str(body["message"])
 
 
+@pytest.fixture(autouse=True)
+def strict(sandbox: Any) -> None:
+    """Strict is the default; say so rather than rely on the tests before."""
+    assert sandbox.control("faults").json()["strict"] is True
+
+
 @pytest.fixture
 def lenient(sandbox: Any) -> Iterator[None]:
     sandbox.control("faults", {"strict": False}).raise_for_status()
