@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import limits, patients
+from sandbox import contract, limits, patients
 from sandbox.models import (
     DeliveryAttempt,
     Installation,
@@ -72,6 +72,18 @@ def _body(request: HttpRequest) -> Any:
         return json.loads(request.body)
     except ValueError as exc:
         raise SandboxError(400, "The body is not valid JSON") from exc
+
+
+def _strict() -> bool:
+    return limits.config_cached().strict
+
+
+def _query(request: HttpRequest, known: frozenset[str]) -> None:
+    contract.unknown_names(request.GET, known, strict=_strict(), what="query parameter")
+
+
+def _patient_body(request: HttpRequest, known: frozenset[str]) -> dict[str, Any]:
+    return patients.body_check(_body(request), known, strict=_strict())
 
 
 def _methods(request: HttpRequest, allowed: tuple[str, ...]) -> None:
@@ -153,8 +165,10 @@ def _public_url() -> str:
 def patients_view(request: HttpRequest, practice: Practice) -> HttpResponse:
     _methods(request, ("GET", "POST"))
     if request.method == "POST":
-        patient = patients.patient_create(practice=practice, data=_body(request), from_api=True)
+        data = _patient_body(request, contract.PATIENT_BODY_FIELDS)
+        patient = patients.patient_create(practice=practice, data=data, from_api=True)
         return JsonResponse(patient_json(patient, public_url=_public_url()), status=201)
+    _query(request, contract.PATIENT_LIST_PARAMS)
     rows, total = patients.page(request.GET, patients.patients_filter(practice, request.GET))
     url = _public_url()
     return listing([patient_json(p, public_url=url) for p in rows], total)
@@ -165,7 +179,8 @@ def patient_view(request: HttpRequest, practice: Practice, patient_id: str) -> H
     _methods(request, ("GET", "PATCH", "PUT", "DELETE"))
     patient = patients.patient_lookup(practice, patient_id)
     if request.method in ("PATCH", "PUT"):
-        patient = patients.patient_update(patient=patient, data=_body(request), from_api=True)
+        data = _patient_body(request, contract.PATIENT_BODY_FIELDS)
+        patient = patients.patient_update(patient=patient, data=data, from_api=True)
     elif request.method == "DELETE":
         data = patient_json(patient, public_url=_public_url())
         patient_delete(patient=patient, from_api=True)
@@ -176,7 +191,8 @@ def patient_view(request: HttpRequest, practice: Practice, patient_id: str) -> H
 @provider_api
 def patients_matching_view(request: HttpRequest, practice: Practice) -> HttpResponse:
     _methods(request, ("POST",))
-    found = patients.patients_matching(practice=practice, data=_body(request))
+    data = _patient_body(request, contract.MATCHING_BODY_FIELDS)
+    found = patients.patients_matching(practice=practice, data=data)
     url = _public_url()
     return listing([patient_json(p, public_url=url) for p in found], len(found))
 
@@ -184,9 +200,11 @@ def patients_matching_view(request: HttpRequest, practice: Practice) -> HttpResp
 def _interaction_fields(interaction: Interaction, data: Any, *, creating: bool) -> None:
     if not isinstance(data, dict):
         raise SandboxError(400, "The body must be a JSON object")
+    contract.unknown_names(data, contract.INTERACTION_BODY_FIELDS, strict=_strict(), what="field")
     status = data.get("status")
-    if creating or "status" in data:
-        if status not in ("draft", "signed", "addended", "deleted", "failed"):
+    # The description requires `status` on create and update alike (strict mode).
+    if creating or "status" in data or _strict():
+        if status not in contract.INTERACTION_STATUSES:
             raise SandboxError(422, "Validation failed: Status is not included in the list")
         interaction.status = status
     for name in ("title", "integration_record_id", "integration_web_link"):
@@ -233,6 +251,7 @@ def interaction_update_view(
 @provider_api
 def interactions_view(request: HttpRequest, practice: Practice) -> HttpResponse:
     _methods(request, ("GET",))
+    _query(request, contract.INTERACTION_LIST_PARAMS)
     qs = Interaction.objects.filter(practice=practice).select_related("patient")
     kind = request.GET.get("type")
     if kind and kind != "partner":
@@ -292,6 +311,9 @@ def oauth_tokens_view(request: HttpRequest) -> HttpResponse:
 @partner_api
 def installations_view(request: HttpRequest) -> HttpResponse:
     _methods(request, ("GET",))
+    contract.unknown_names(
+        request.GET, contract.INSTALLATION_LIST_PARAMS, strict=_strict(), what="query parameter"
+    )
     qs = Installation.objects.select_related("practice").order_by("created_at", "id")
     status = request.GET.get("status")
     if status:

@@ -45,6 +45,14 @@ class Config(models.Model):
     webhook_duplicates = models.BooleanField(default=False)
     webhook_out_of_order = models.BooleanField(default=False)
     webhook_on_api_writes = models.BooleanField(default=True)
+    # Strict: a body field or query parameter Hint's API description does not name is answered
+    # 422 naming it. Lenient (as Hint may be): unknown fields and filters are silently ignored.
+    strict = models.BooleanField(default=True)
+    # The most rows one list page holds (Hint's is 100; a lower cap tests the client's paging).
+    page_cap = models.PositiveIntegerField(default=100)
+    # Act as a Hint that ignores `updated_at`/`created_at` filters (the guide names them, the
+    # description does not): every row comes back, the app must notice.
+    ignore_time_filters = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return "sandbox configuration"
@@ -114,6 +122,9 @@ class Patient(models.Model):
     dob = models.DateField(null=True, blank=True)
     sex = models.CharField(max_length=20, blank=True)
     gender_identity = models.CharField(max_length=60, blank=True)
+    gender_other = models.CharField(max_length=200, blank=True)
+    pronouns = models.CharField(max_length=60, blank=True)
+    preferred_language = models.CharField(max_length=10, blank=True)
     email = models.CharField(max_length=200, blank=True)
     phones = models.JSONField(default=list, blank=True)
     address_line1 = models.CharField(max_length=200, blank=True)

@@ -12,6 +12,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from sandbox import contract, limits
 from sandbox.models import Patient, Practice, Practitioner, new_id
 from sandbox.services import SandboxError, patient_changed
 
@@ -24,7 +25,6 @@ TEXT_FIELDS = (
     "last_name",
     "suffix",
     "chosen_first_name",
-    "gender_identity",
     "email",
     "address_line1",
     "address_line2",
@@ -41,8 +41,8 @@ TEXT_FIELDS = (
     "integration_web_link",
     "integration_error_message",
 )
-SEXES = ("male", "female", "intersex")
-PHONE_TYPES = ("mobile", "home", "office")
+SEXES = contract.SEXES
+PHONE_TYPES = contract.PHONE_TYPES
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TIME_OPS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
 
@@ -69,7 +69,8 @@ def _when(value: str, *, name: str) -> datetime | date:
 
 
 def _time_filters(params: Any, field: str) -> Q:
-    """`updated_at[gt]=…` (the guide) and `updated_at={"gt": …}` (the reference) alike."""
+    """`updated_at[gt]=…` (the guide) and `updated_at={"gt": …}` (the reference) alike.
+    Checked either way; with `Config.ignore_time_filters` not applied (as Hint may not)."""
     q = Q()
     for op in _TIME_OPS:
         raw = params.get(f"{field}[{op}]")
@@ -88,12 +89,14 @@ def _time_filters(params: Any, field: str) -> Q:
                 q &= Q(**{f"{field}__{op}": _when(value, name=field)})
         else:
             q &= Q(**{f"{field}__date": _when(raw, name=field)})
-    return q
+    return Q() if limits.config_cached().ignore_time_filters else q
 
 
 def page(params: Any, qs: QuerySet, *, default_sort: str = "created_at") -> tuple[list, int]:
-    """One page of `qs` and the total: `limit` 1-100 (default 10), `offset`, one `sort`."""
-    limit = min(max(_int(params.get("limit"), 10, name="limit"), 1), 100)
+    """One page of `qs` and the total: `limit` 1-100 (default 10) but at most the configured
+    page cap (Hint's own), `offset`, one `sort`."""
+    cap = min(limits.config_cached().page_cap or 100, 100)
+    limit = min(max(_int(params.get("limit"), 10, name="limit"), 1), cap)
     offset = max(_int(params.get("offset"), 0, name="offset"), 0)
     sort = params.get("sort") or default_sort
     field = sort.lstrip("-")
@@ -146,22 +149,41 @@ def _date(value: Any, *, name: str) -> date | None:
         raise SandboxError(422, f"Validation failed: {name} is not a valid date") from exc
 
 
-def _phones(value: Any) -> list[dict[str, str]]:
+def _strict_date(value: Any, *, name: str) -> date | None:
+    """Hint's `YYYY-MM-DD` and nothing else (no time, no other layout)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise SandboxError(422, f"Validation failed: {name} must be a date as YYYY-MM-DD")
+    return _date(value, name=name)
+
+
+def _phones(value: Any) -> list[dict[str, Any]]:
     if value in (None, ""):
         return []
     if not isinstance(value, list):
         raise SandboxError(422, "Validation failed: Phones must be an array")
-    phones = []
-    for item in value:
-        if not isinstance(item, dict) or not str(item.get("number") or "").strip():
-            raise SandboxError(422, "Validation failed: Phone number can't be blank")
-        kind = str(item.get("type") or "mobile")
-        if kind not in PHONE_TYPES:
+    return [contract.phone_check(item) for item in value]
+
+
+def _gender(patient: Patient, data: dict[str, Any]) -> None:
+    """`gender_identity` from Hint's list; `not listed` needs a description in `gender_other`."""
+    if "gender_identity" in data:
+        value = data["gender_identity"]
+        value = "" if value is None else str(value).strip()
+        if value and value not in contract.GENDER_IDENTITIES:
             raise SandboxError(
-                422, f"Validation failed: Phone type {kind} is not included in the list"
+                422, "Validation failed: Gender identity is not included in the list"
             )
-        phones.append({"type": kind, "number": str(item["number"]).strip()})
-    return phones
+        patient.gender_identity = value
+    if "gender_other" in data:
+        patient.gender_other = str(data["gender_other"] or "").strip()[:200]
+    if patient.gender_identity != contract.GENDER_NOT_LISTED:
+        patient.gender_other = ""
+    elif not patient.gender_other:
+        raise SandboxError(
+            422, "Validation failed: Gender other can't be blank when gender identity is not listed"
+        )
 
 
 def _apply(patient: Patient, data: dict[str, Any]) -> None:
@@ -172,16 +194,26 @@ def _apply(patient: Patient, data: dict[str, Any]) -> None:
                 raise SandboxError(422, f"Validation failed: {name} must be a string")
             setattr(patient, name, "" if value is None else str(value).strip())
     if "dob" in data:
-        patient.dob = _date(data["dob"], name="Dob")
+        patient.dob = _strict_date(data["dob"], name="Dob")
         if patient.dob and patient.dob > timezone.now().date():
             raise SandboxError(422, "Validation failed: Dob can't be in the future")
     if "sex" in data:
-        sex = str(data["sex"] or "").lower()
+        sex = str(data["sex"] or "").strip()
         if sex and sex not in SEXES:
             raise SandboxError(422, "Validation failed: Sex is not included in the list")
         patient.sex = sex
     if "phones" in data:
         patient.phones = _phones(data["phones"])
+    _gender(patient, data)
+    if "preferred_language" in data:
+        language = str(data["preferred_language"] or "").strip()
+        if language and language not in contract.LANGUAGES:
+            raise SandboxError(
+                422, "Validation failed: Preferred language is not included in the list"
+            )
+        patient.preferred_language = language
+    if "pronouns" in data:
+        patient.pronouns = str(data["pronouns"] or "").strip()[:60]
     if "practitioner" in data:
         ref = data["practitioner"]
         ref_id = ref.get("id") if isinstance(ref, dict) else ref
@@ -205,6 +237,17 @@ def _apply(patient: Patient, data: dict[str, Any]) -> None:
         raise SandboxError(422, "Validation failed: Last name can't be blank")
     if patient.email and not _EMAIL.match(patient.email):
         raise SandboxError(422, "Validation failed: Email is invalid")
+
+
+def body_check(data: Any, known: frozenset[str], *, strict: bool) -> dict[str, Any]:
+    """A JSON object whose every field Hint's description names (strict mode)."""
+    if not isinstance(data, dict):
+        raise SandboxError(400, "The body must be a JSON object")
+    contract.unknown_names(data, known, strict=strict, what="field")
+    for phone in data.get("phones") or [] if isinstance(data.get("phones"), list) else []:
+        if isinstance(phone, dict):
+            contract.unknown_names(phone, contract.PHONE_FIELDS, strict=strict, what="phone field")
+    return data
 
 
 def patient_create(*, practice: Practice, data: dict[str, Any], from_api: bool) -> Patient:

@@ -304,6 +304,7 @@ PAYERS = [
     ("", ""),
     ("", ""),
 ]
+# Hint's list: man, woman, trans man, trans woman, nonbinary, not listed (+ gender_other).
 GENDER_IDENTITIES = {"female": ["woman", "woman", "woman", ""], "male": ["man", "man", "man", ""]}
 
 
@@ -323,14 +324,14 @@ def random_patient_fields(rng: random.Random | None = None, n: int = 0) -> dict[
     city, state, zip3 = rng.choice(CITIES)
     payer, payer_id = rng.choice(PAYERS)
     dob = date(1940, 1, 1) + timedelta(days=rng.randint(0, 365 * 83))
-    phones = [{"type": "mobile", "number": _phone(rng)}]
+    phones = [{"type": "mobile", "number": _phone(rng), "us_formattable": True}]
     if rng.random() < 0.25:
-        phones.append({"type": "home", "number": _phone(rng)})
+        phones.append({"type": "home", "number": _phone(rng), "us_formattable": True})
     if rng.random() < 0.1:
-        phones.append({"type": "office", "number": _phone(rng)})
-    identity = rng.choice(GENDER_IDENTITIES.get(sex, ["non-binary", ""]))
+        phones.append({"type": "office", "number": _phone(rng), "us_formattable": True})
+    identity = rng.choice(GENDER_IDENTITIES.get(sex, ["nonbinary", ""]))
     if rng.random() < 0.03:
-        identity = "non-binary"
+        identity = "nonbinary"
     street = rng.choice(STREETS)
     clean_last = "".join(c for c in last.lower() if c.isalpha())
     return {
@@ -342,6 +343,9 @@ def random_patient_fields(rng: random.Random | None = None, n: int = 0) -> dict[
         "dob": dob.isoformat(),
         "sex": sex,
         "gender_identity": identity,
+        "gender_other": "",
+        "pronouns": "",
+        "preferred_language": "en",
         "email": f"{first.lower()}.{clean_last}{n or rng.randint(1, 9999)}@example.com",
         "phones": phones,
         "address_line1": f"{rng.randint(10, 9999)} {street} {rng.choice(STREET_KINDS)}",

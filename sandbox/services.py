@@ -85,9 +85,12 @@ def patient_json(patient: Patient, *, public_url: str) -> dict[str, Any]:
         "dob": _iso(patient.dob),
         "sex": patient.sex or None,
         "gender_identity": patient.gender_identity or None,
+        "gender_other": patient.gender_other or None,
         "gender": patient.sex or None,  # deprecated by Hint; still present
+        "pronouns": patient.pronouns or None,
+        "preferred_language": patient.preferred_language or None,
         "email": patient.email or None,
-        "phones": patient.phones or [],
+        "phones": [_phone_json(p) for p in patient.phones or [] if isinstance(p, dict)],
         "address_line1": patient.address_line1,
         "address_line2": patient.address_line2,
         "address_city": patient.address_city,
@@ -114,6 +117,14 @@ def patient_json(patient: Patient, *, public_url: str) -> dict[str, Any]:
         "created_at": _iso(patient.created_at),
         "updated_at": _iso(patient.updated_at),
     }
+
+
+def _phone_json(phone: dict[str, Any]) -> dict[str, Any]:
+    number = str(phone.get("number") or "")
+    formattable = phone.get("us_formattable")
+    if not isinstance(formattable, bool):  # rows stored before the sandbox kept it
+        formattable = sum(c.isdigit() for c in number) == 10
+    return {"type": phone.get("type") or "mobile", "number": number, "us_formattable": formattable}
 
 
 def interaction_json(interaction: Interaction) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import delivery, limits, patients
+from sandbox.contract import GENDER_IDENTITIES
 from sandbox.models import Config, Installation, Interaction, Patient, Practice, User, WebhookEvent
 from sandbox.services import (
     SandboxError,
@@ -38,12 +39,15 @@ FAULT_FIELDS = (
     "fault_timeout_rate",
     "fault_late_success_rate",
     "fault_slow_seconds",
+    "page_cap",
 )
 SWITCH_FIELDS = (
     "webhook_duplicates",
     "webhook_out_of_order",
     "webhook_on_api_writes",
     "localhost_mode",
+    "strict",
+    "ignore_time_filters",
 )
 
 
@@ -265,6 +269,7 @@ def chart(request: HttpRequest, patient_id: str) -> HttpResponse:
             "nav": "patients",
             "sdk_context": _context_json(user, patient, None),
             "practitioners": practice.practitioners.all(),
+            "gender_identities": GENDER_IDENTITIES,
             "practice": practice,
             "p": _form_initial(patient),
         },
@@ -313,6 +318,7 @@ def _form_initial(source: Patient | Any) -> dict[str, str]:
             "address_state": source.address_state,
             "address_zip": source.address_zip,
             "gender_identity": source.gender_identity,
+            "gender_other": source.gender_other,
             "practitioner": source.practitioner.hint_id if source.practitioner else "",
         }
     return {k: str(v) for k, v in source.items()}
@@ -336,9 +342,12 @@ def _form_data(request: HttpRequest) -> dict[str, Any]:
             "address_zip",
         )
     }
+    phone = request.POST.get("phone", "").strip()
+    formattable = sum(c.isdigit() for c in phone) == 10
     data["phones"] = (
-        [{"type": "mobile", "number": request.POST["phone"]}] if request.POST.get("phone") else []
+        [{"type": "mobile", "number": phone, "us_formattable": formattable}] if phone else []
     )
+    data["gender_other"] = request.POST.get("gender_other", "")
     data["practitioner"] = {"id": request.POST.get("practitioner", "")}
     return data
 
@@ -362,6 +371,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
             "form": _form_initial(request.POST),
             "nav": "patients",
             "practitioners": practice.practitioners.all(),
+            "gender_identities": GENDER_IDENTITIES,
         },
     )
 
@@ -413,7 +423,11 @@ def config_update(config: Config, data: Any) -> list[str]:
             if value < 0 or (name.endswith("_rate") and value > 1):
                 errors.append(f"{name} is out of range.")
                 continue
-            setattr(config, name, int(value) if name == "fault_latency_ms" else value)
+            if name == "page_cap" and not 1 <= value <= 100:
+                errors.append("page_cap must be between 1 and 100.")
+                continue
+            integer = name in ("fault_latency_ms", "page_cap")
+            setattr(config, name, int(value) if integer else value)
     for name in SWITCH_FIELDS:
         if isinstance(data, dict) and name in data:
             setattr(config, name, bool(data[name]))

@@ -10,19 +10,37 @@ and times as ISO strings) so "did anything change?" is a plain dict comparison, 
 stops our own change, echoed back by a webhook, from starting a loop.
 
 Gender: the seed guide's single "Gender" becomes two contact fields, `sex` (Hint `sex`:
-male/female/intersex) and `gender_identity` (Hint `gender_identity`, free text). Hint's `gender`
-is deprecated: it is read as a fallback for `sex` when Hint sends no `sex`, and never written.
+male/female/intersex) and `gender_identity`: one of Hint's values (`GENDER_IDENTITIES`), or a
+person's own words, which Hint holds as `gender_identity: "not listed"` with the words in
+`gender_other`. Hint's `gender` is deprecated: it is read as a fallback for `sex` when Hint sends
+no `sex`, and never written.
+
+Phones: Hint wants `us_formattable: false` on a number that is not exactly 10 digits. A US number
+(10 digits, or 11 starting with 1) is sent as its 10 digits with `us_formattable: true` and kept
+on the contact as "(201) 555-0123"; any other number is sent as typed with `us_formattable:
+false`.
+
+`problems` holds the one set of rules for what Hint accepts: the contact form checks a value with
+it before it is saved, so nothing outside Hint's lists is ever sent.
 """
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from hintpartner.hint import decode
-from hintpartner.hint.paths import PATIENT_FIELDS, PHONE_TYPES
+from hintpartner.hint.paths import (
+    GENDER_IDENTITIES,
+    GENDER_NOT_LISTED,
+    PATIENT_FIELDS,
+    PHONE_TYPES,
+    PHONE_US_FORMATTABLE,
+)
 
 
 class Direction(enum.Enum):
@@ -34,6 +52,7 @@ class Kind(enum.Enum):
     TEXT = "text"
     DATE = "date"
     SEX = "sex"
+    GENDER_IDENTITY = "gender_identity"  # Hint's list, or own words ("not listed" + gender_other)
     PHONE = "phone"  # one entry of Hint's `phones` array, chosen by `phone_type`
     PRACTITIONER = "practitioner"  # Hint's {"id", "name"} object; we keep the name
     BOOL = "bool"
@@ -59,7 +78,7 @@ FIELD_MAP: tuple[Mapping, ...] = (
     Mapping("last_name", P["last_name"], _B),
     Mapping("dob", P["dob"], _B, Kind.DATE),
     Mapping("sex", P["sex"], _B, Kind.SEX),
-    Mapping("gender_identity", P["gender_identity"], _B),
+    Mapping("gender_identity", P["gender_identity"], _B, Kind.GENDER_IDENTITY),
     Mapping("email", P["email"], _B),
     Mapping("mobile_phone", P["phones"], _B, Kind.PHONE, "mobile"),
     Mapping("home_phone", P["phones"], _B, Kind.PHONE, "home"),
@@ -113,6 +132,7 @@ LABELS: dict[str, str] = {
 assert set(LABELS) == {m.contact for m in FIELD_MAP}
 
 TWO_WAY_FIELDS: tuple[str, ...] = tuple(m.contact for m in FIELD_MAP if m.direction is _B)
+PHONE_FIELDS: tuple[str, ...] = tuple(m.contact for m in FIELD_MAP if m.kind is Kind.PHONE)
 HINT_ONLY_FIELDS: tuple[str, ...] = tuple(m.contact for m in FIELD_MAP if m.direction is _H)
 ALL_FIELDS: tuple[str, ...] = TWO_WAY_FIELDS + HINT_ONLY_FIELDS
 _BY_CONTACT = {m.contact: m for m in FIELD_MAP}
@@ -163,6 +183,49 @@ def _sex(value: Any) -> str:
     return text if text in SEX_VALUES else ""
 
 
+# Other spellings people type for a value on Hint's list.
+_GENDER_ALIASES = {"non-binary": "nonbinary", "non binary": "nonbinary"}
+_PHONE_CHARS = re.compile(r"^[0-9()+.\-\s]*(?:(?:ext\.?|x)\s*[0-9]+)?$", re.IGNORECASE)
+
+
+def _gender_identity(value: Any) -> str:
+    """One of Hint's values when the text is one (any case), else the person's own words."""
+    text = _text(value)
+    listed = _GENDER_ALIASES.get(text.lower(), text.lower())
+    return listed if listed in GENDER_IDENTITIES else text
+
+
+def gender_identity_payload(value: Any) -> dict[str, str]:
+    """Hint's `gender_identity` (+ `gender_other`) for a contact's gender identity."""
+    text = _gender_identity(value)
+    if text in GENDER_IDENTITIES or not text:
+        return {P["gender_identity"]: text}
+    return {P["gender_identity"]: GENDER_NOT_LISTED, P["gender_other"]: text}
+
+
+def _us_digits(number: str) -> str:
+    """The 10 digits of a US number ("+1 (201) 555-0123" → "2015550123"), else ""."""
+    if not _PHONE_CHARS.match(number) or re.search(r"(ext|x)", number, re.IGNORECASE):
+        return ""
+    found = re.sub(r"\D", "", number)
+    if len(found) == 11 and found.startswith("1"):
+        found = found[1:]
+    return found if len(found) == 10 else ""
+
+
+def phone_text(value: Any) -> str:
+    """A phone number as kept on a contact: a US number as "(201) 555-0123", others as typed."""
+    text = _text(value)
+    us = _us_digits(text)
+    return f"({us[:3]}) {us[3:6]}-{us[6:]}" if us else text
+
+
+def phone_entry(kind: str, number: str) -> dict[str, Any]:
+    """One entry of Hint's `phones`, with `us_formattable` as Hint's description asks."""
+    us = _us_digits(number)
+    return {"type": kind, "number": us or _text(number), PHONE_US_FORMATTABLE: bool(us)}
+
+
 def _phones(patient: dict[str, Any]) -> dict[str, str]:
     """First number of each type in Hint's `phones` array."""
     found: dict[str, str] = {}
@@ -186,7 +249,16 @@ def canonical(mapping: Mapping, value: Any) -> Any:
         return _bool(value)
     if mapping.kind is Kind.SEX:
         return _sex(value)
+    if mapping.kind is Kind.GENDER_IDENTITY:
+        return _gender_identity(value)
+    if mapping.kind is Kind.PHONE:
+        return phone_text(value)
     return _text(value)
+
+
+def canonical_value(name: str, value: Any) -> Any:
+    """`canonical` for the contact field `name`."""
+    return canonical(_BY_CONTACT[name], value)
 
 
 def contact_values(contact: Any) -> Values:
@@ -201,7 +273,11 @@ def patient_values(patient: dict[str, Any]) -> Values:
     out: Values = {}
     for m in FIELD_MAP:
         if m.kind is Kind.PHONE:
-            out[m.contact] = phones.get(m.phone_type, "")
+            out[m.contact] = phone_text(phones.get(m.phone_type, ""))
+        elif m.kind is Kind.GENDER_IDENTITY:
+            listed = _gender_identity(patient.get(m.hint))
+            other = _text(patient.get(P["gender_other"]))
+            out[m.contact] = other if listed == GENDER_NOT_LISTED and other else listed
         elif m.kind is Kind.PRACTITIONER:
             raw = patient.get(m.hint)
             out[m.contact] = _text(raw.get("name")) if isinstance(raw, dict) else _text(raw)
@@ -262,6 +338,10 @@ def patient_payload(values: Values, *, patient: dict[str, Any] | None = None) ->
             continue
         if m.kind is Kind.PHONE:
             phone_values[m.phone_type] = value or ""
+        elif m.kind is Kind.GENDER_IDENTITY:
+            body.update(gender_identity_payload(value))
+        elif m.kind is Kind.SEX:
+            body[m.hint] = _sex(value)  # never a value outside Hint's list
         elif m.kind is Kind.DATE:
             body[m.hint] = value or None
         else:
@@ -281,11 +361,43 @@ def _phones_array(existing: Any, wanted: dict[str, str]) -> list[dict[str, Any]]
         if kind not in wanted:
             result.append(entry)
         elif kind not in placed and wanted[kind]:
-            result.append({**entry, "type": kind, "number": wanted[kind]})
+            result.append({**entry, **phone_entry(kind, wanted[kind])})
             placed.add(kind)
         else:
             placed.add(kind)  # a blank value (or a duplicate entry) removes it
     for kind, number in wanted.items():
         if kind not in placed and number:
-            result.append({"type": kind, "number": number})
+            result.append(phone_entry(kind, number))
     return result
+
+
+# --- what Hint accepts -----------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def problems(values: Values) -> dict[str, str]:
+    """Each two-way value Hint would refuse, as a sentence for the person typing it."""
+    found: dict[str, str] = {}
+    for name, value in values.items():
+        m = _BY_CONTACT.get(name)
+        if m is None or m.direction is not Direction.BOTH or is_blank(value):
+            continue
+        text = value if isinstance(value, date) else _text(value)
+        if m.kind is Kind.DATE:
+            day = text if isinstance(text, date) else parse_date(text[:10]) if text else None
+            if day is None:
+                found[name] = "Enter a date as YYYY-MM-DD."
+            elif day > timezone.localdate():
+                found[name] = "A date of birth cannot be in the future."
+        elif m.kind is Kind.SEX and _sex(text) != text:
+            found[name] = f"Choose one of: {', '.join(SEX_VALUES)}."
+        elif m.kind is Kind.GENDER_IDENTITY and _gender_identity(text) == GENDER_NOT_LISTED:
+            found[name] = "Describe the gender identity in your own words."
+        elif m.kind is Kind.PHONE:
+            count = sum(c.isdigit() for c in text)
+            if not _PHONE_CHARS.match(text) or not 7 <= count <= 15:
+                found[name] = "Enter a phone number: digits, spaces, + ( ) - and an extension."
+        elif name == "email" and not _EMAIL.match(text):
+            found[name] = "Enter an email address such as name@example.com."
+    return found

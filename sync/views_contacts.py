@@ -1,6 +1,7 @@
 """Contact pages: list with live search, create, edit, detail, "Sync to Hint", unlink."""
 
 from datetime import date, datetime
+from typing import Any
 
 from django import forms
 from django.db.models import Q, QuerySet
@@ -24,8 +25,22 @@ PAGE_SIZE = 25
 SEARCH_RESULTS = 20
 
 
+GENDER_CHOICES = [("", "not recorded")] + [(v, v) for v in fieldmap.GENDER_IDENTITIES]
+
+
 class ContactForm(forms.ModelForm):
-    """The two-way fields; Hint-only fields are never taken from a form."""
+    """The two-way fields; Hint-only fields are never taken from a form. Every value is checked
+    with the field map's rules (`fieldmap.problems`) before it is saved, so what reaches Hint is
+    what Hint accepts: gender identity is one of Hint's values, or the person's own words under
+    "not listed"; phone numbers are kept in one form and sent with `us_formattable`."""
+
+    gender_identity = forms.ChoiceField(choices=GENDER_CHOICES, required=False)
+    gender_other = forms.CharField(
+        label="Gender identity, in their words",
+        required=False,
+        max_length=100,
+        help_text='Only with "not listed".',
+    )
 
     class Meta:
         model = Contact
@@ -33,10 +48,35 @@ class ContactForm(forms.ModelForm):
         widgets = {"dob": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
         labels = {name: fieldmap.LABELS[name] for name in fieldmap.TWO_WAY_FIELDS}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["gender_identity"].label = fieldmap.LABELS["gender_identity"]
+        order = list(self.fields)
+        order.remove("gender_other")
+        order.insert(order.index("gender_identity") + 1, "gender_other")
+        self.order_fields(order)
+        current = fieldmap.canonical_value("gender_identity", self.initial.get("gender_identity"))
+        if current and current not in fieldmap.GENDER_IDENTITIES:
+            self.initial["gender_identity"] = fieldmap.GENDER_NOT_LISTED
+            self.initial["gender_other"] = current
+
     def clean(self) -> dict:
         data = super().clean()
         if not (data.get("first_name") or "").strip() and not (data.get("last_name") or "").strip():
             raise forms.ValidationError("Give the contact at least a first or a last name.")
+        other = (data.pop("gender_other", "") or "").strip()
+        if data.get("gender_identity") == fieldmap.GENDER_NOT_LISTED:
+            if not other:
+                self.add_error("gender_other", "Describe the gender identity in their words.")
+            data["gender_identity"] = other
+        elif other:
+            self.add_error("gender_other", 'Choose "not listed" to describe it in other words.')
+        for name, sentence in fieldmap.problems(data).items():
+            if name in self.fields and name not in self.errors:
+                self.add_error(name, sentence)
+        for name in fieldmap.PHONE_FIELDS:
+            if data.get(name) and name not in self.errors:
+                data[name] = fieldmap.phone_text(data[name])
         return data
 
 

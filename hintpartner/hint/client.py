@@ -236,7 +236,13 @@ class HintClient:
         page_size: int = PAGE_SIZE,
         path_params: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield every item of a list endpoint, page by page; stops on a short page."""
+        """Yield every item of a list endpoint, page by page.
+
+        Hint caps a page at its own size (which may be below `page_size`), so when it sends
+        `X-Total-Count` the walk goes on until the offset reaches that total; a short page ends
+        it only when the header is absent. An empty page always ends it (no endless loop when
+        the total is wrong or rows vanish while we walk).
+        """
         offset = 0
         while True:
             page_params = {**(params or {}), "limit": page_size, "offset": offset}
@@ -247,9 +253,23 @@ class HintClient:
             if not isinstance(items, list):
                 raise errors.HintInvalidResponse(f"Hint's list {name} is not a JSON array.")
             yield from items
-            if len(items) < page_size:
-                return
             offset += len(items)
+            total = _header_int(response.headers, TOTAL_COUNT_HEADER)
+            if not items:
+                return
+            if total is not None:
+                if offset >= total:
+                    return
+            elif len(items) < page_size:
+                return
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    raw = headers.get(name) if headers else None
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
 
 
 def partner_client() -> HintClient:

@@ -61,9 +61,10 @@ PATIENT_FIELDS = {
     "dob": "dob",
     "sex": "sex",
     "gender_identity": "gender_identity",
+    "gender_other": "gender_other",  # the person's words when gender_identity is "not listed"
     "gender_deprecated": "gender",  # read only: Hint deprecated it, never write it
     "email": "email",
-    "phones": "phones",  # [{"type": "mobile"|"home"|"office", "number": "…"}]
+    "phones": "phones",  # [{"type": "mobile"|"home"|"office", "number": "…", "us_formattable"}]
     "address_line1": "address_line1",
     "address_line2": "address_line2",
     "address_city": "address_city",
@@ -87,6 +88,11 @@ PATIENT_FIELDS = {
     "archived": "archived",
 }
 PHONE_TYPES = ("mobile", "home", "office")
+# False when a number is not exactly 10 digits (Hint's API description).
+PHONE_US_FORMATTABLE = "us_formattable"
+# Hint's values for `gender_identity`; with "not listed", the person's words go in gender_other.
+GENDER_NOT_LISTED = "not listed"
+GENDER_IDENTITIES = ("man", "woman", "trans man", "trans woman", "nonbinary", GENDER_NOT_LISTED)
 
 # Integration fields a partner writes on patients and interactions.
 INTEGRATION_RECORD_ID = "integration_record_id"

@@ -132,6 +132,46 @@ def test_pagination_walks_every_page_and_stops_on_a_short_one(
     assert "limit=100" in mocked_hint.calls[0].request.url
 
 
+def _capped_pages(total: int | None, cap: int):
+    """A list endpoint that never returns more than `cap` rows, whatever `limit` asks."""
+
+    def page(request: requests.PreparedRequest) -> tuple[int, dict, str]:
+        params = dict(p.split("=") for p in request.url.split("?")[1].split("&"))
+        offset, limit = int(params["offset"]), min(int(params["limit"]), cap)
+        ids = [f"pat-{i}" for i in range(offset, min(offset + limit, total or 120))]
+        headers = {} if total is None else {"X-Total-Count": str(total)}
+        return 200, headers, json.dumps([{"id": i} for i in ids])
+
+    return page
+
+
+def test_pagination_follows_x_total_count_past_pages_hint_capped_below_the_limit(
+    mocked_hint: responses.RequestsMock,
+) -> None:
+    mocked_hint.add_callback(responses.GET, PATIENTS, callback=_capped_pages(230, cap=50))
+    patients = list(api.patients_iter(token=TOKEN))
+    assert [p["id"] for p in patients] == [f"pat-{i}" for i in range(230)]
+    offsets = [c.request.url.split("offset=")[1].split("&")[0] for c in mocked_hint.calls]
+    assert offsets == ["0", "50", "100", "150", "200"]
+
+
+def test_without_x_total_count_a_short_page_ends_the_walk(
+    mocked_hint: responses.RequestsMock,
+) -> None:
+    mocked_hint.add_callback(responses.GET, PATIENTS, callback=_capped_pages(None, cap=100))
+    assert len(list(api.patients_iter(token=TOKEN))) == 120
+    assert len(mocked_hint.calls) == 2
+
+
+def test_an_empty_page_ends_the_walk_even_when_the_total_says_more(
+    mocked_hint: responses.RequestsMock,
+) -> None:
+    mocked_hint.get(PATIENTS, json=[{"id": "pat-0"}], headers={"X-Total-Count": "5"})
+    mocked_hint.get(PATIENTS, json=[], headers={"X-Total-Count": "5"})
+    assert [p["id"] for p in api.patients_iter(token=TOKEN)] == ["pat-0"]
+    assert len(mocked_hint.calls) == 2
+
+
 def test_the_partner_key_is_never_sent_to_the_provider_api(
     mocked_hint: responses.RequestsMock, settings: object
 ) -> None:

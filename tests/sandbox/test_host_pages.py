@@ -116,9 +116,16 @@ def test_the_tools_page_saves_faults_and_refuses_nonsense(sandbox):
     good = _post(
         session,
         sandbox.sandbox_url + "/sandbox/tools",
-        {"fault_latency_ms": "0", "rate_limit_per_second": "100", "webhook_on_api_writes": "on"},
+        # A browser sends the boxes that are ticked: strict is, by default.
+        {
+            "fault_latency_ms": "0",
+            "rate_limit_per_second": "100",
+            "webhook_on_api_writes": "on",
+            "strict": "on",
+        },
     )
     assert "Saved" in good.text
+    assert sandbox.control("faults").json()["strict"] is True
 
 
 def test_install_and_uninstall_from_the_settings_page(sandbox, receiver):

@@ -4,7 +4,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.core.cache import cache
 from django.test import TestCase
+from django.utils import timezone
 
 from handshake.audit import Actor
 from handshake.models import Practice
@@ -15,12 +17,18 @@ from tests.webhooks.conftest import load_event
 pytestmark = pytest.mark.django_db
 
 
-def _patients(n: int, start: int = 0) -> list[dict[str, Any]]:
+def _patients(
+    n: int, start: int = 0, updated_at: str = "2026-05-26T14:00:00Z"
+) -> list[dict[str, Any]]:
     base = load_event("patient_created")["object"]
     return [
-        {**base, "id": f"pat-{i}", "last_name": f"Name{i}", "updated_at": "2026-05-26T14:00:00Z"}
+        {**base, "id": f"pat-{i}", "last_name": f"Name{i}", "updated_at": updated_at}
         for i in range(start, start + n)
     ]
+
+
+def _now() -> str:
+    return timezone.now().isoformat()
 
 
 def _serve(mocked_hint: Any, hint_url: str, pages: list[list[dict[str, Any]]]) -> None:
@@ -55,14 +63,42 @@ def test_the_first_run_pulls_every_page_of_patients(
 def test_a_later_run_asks_only_for_patients_updated_since_the_last(
     practice_a: Practice, mocked_hint: Any, hint_url: str
 ) -> None:
-    _serve(mocked_hint, hint_url, [_patients(2)])
+    stamp = _now()
+    _serve(mocked_hint, hint_url, [_patients(2, updated_at=stamp)])
     first = _start(practice_a)
-    _serve(mocked_hint, hint_url, [_patients(1)])
+    _serve(mocked_hint, hint_url, [_patients(1, updated_at=stamp)])
     second = _start(practice_a)
     assert second.pk != first.pk and not second.is_full
     since = _query(mocked_hint.calls[-1])["updated_at[gt]"][0]
     assert since < first.started_at.isoformat()
     assert (second.fetched, second.changed) == (1, 0)  # seen already: nothing changed
+
+
+def test_an_ignored_updated_at_filter_is_noticed_and_the_pull_still_completes(
+    practice_a: Practice, mocked_hint: Any, hint_url: str, caplog: Any
+) -> None:
+    cache.clear()
+    _serve(mocked_hint, hint_url, [_patients(3)])
+    _start(practice_a)
+    # A Hint that ignores the filter answers every patient, the old ones included.
+    _serve(mocked_hint, hint_url, [_patients(3), _patients(4)])
+    with caplog.at_level("WARNING", logger="sync.backfill"):
+        second = _start(practice_a)
+        third_calls = len(mocked_hint.calls)
+        _serve(mocked_hint, hint_url, [_patients(4)])
+        third = _start(practice_a)
+    assert "updated_at[gt]" in _query(mocked_hint.calls[3])  # it asked with the filter
+    assert "updated_at[gt]" not in _query(mocked_hint.calls[4])  # then pulled everything
+    assert (second.status, second.is_full, second.fetched, second.changed) == (
+        "done",
+        True,
+        4,
+        1,
+    )
+    assert third.status == "done" and third.is_full and len(mocked_hint.calls) > third_calls
+    assert Patient.objects.for_practice(practice_a).visible().count() == 4
+    ignored = [r for r in caplog.records if "ignored the updated_at filter" in r.getMessage()]
+    assert len(ignored) == 1  # once per practice, not once per pull
 
 
 def test_a_refused_token_fails_the_run_and_marks_the_practice_disconnected(

@@ -128,7 +128,7 @@ def test_creating_the_patient_in_hint_sends_the_contact_and_links_it(
     body = _sent(mocked_hint.calls[0])
     assert body["first_name"] == "Ana" and body["last_name"] == "Nunez"
     assert body["dob"] == "1980-04-02"
-    assert body["phones"] == [{"type": "mobile", "number": "555-0300"}]
+    assert body["phones"] == [{"type": "mobile", "number": "555-0300", "us_formattable": False}]
     assert body["integration_record_id"] == str(contact.pk)
     assert "middle_name" not in body  # blanks are not sent
     contact.refresh_from_db()
@@ -203,7 +203,9 @@ def test_a_new_patient_with_the_option_on_links_its_single_unlinked_match(
     assert contact.hint_status == "synced"
     body = json.loads(responses.calls[0].request.body)
     assert body["integration_record_id"] == str(contact.pk)
-    assert {"type": "office", "number": "555-9"} in body["phones"]  # filled into Hint
+    assert {"type": "office", "number": "555-9", "us_formattable": False} in body[
+        "phones"
+    ]  # filled into Hint
 
 
 @responses.activate

@@ -60,10 +60,75 @@ def test_phones_are_written_into_hints_phones_array_by_type_keeping_other_entrie
         patient=patient_json(),
     )
     assert body["phones"] == [
-        {"type": "mobile", "number": "555-0200"},
+        {"type": "mobile", "number": "555-0200", "us_formattable": False},
         {"type": "fax", "number": "555-0199"},
-        {"type": "office", "number": "555-0300"},
+        {"type": "office", "number": "555-0300", "us_formattable": False},
     ]
+
+
+def test_us_numbers_are_sent_as_ten_digits_and_others_with_us_formattable_false():
+    body = patient_payload(
+        {"mobile_phone": "+1 (201) 555-0123", "home_phone": "+44 20 7946 0958", "office_phone": ""}
+    )
+    assert body["phones"] == [
+        {"type": "mobile", "number": "2015550123", "us_formattable": True},
+        {"type": "home", "number": "+44 20 7946 0958", "us_formattable": False},
+    ]
+    # Hint's digits and the contact's "(201) 555-0123" are the same number: no change, no loop.
+    hint = patient_json(phones=[{"type": "mobile", "number": "2015550123", "us_formattable": True}])
+    assert patient_values(hint)["mobile_phone"] == "(201) 555-0123"
+    assert fieldmap.canonical_value("mobile_phone", "201.555.0123") == "(201) 555-0123"
+
+
+def test_gender_identity_is_one_of_hints_values_or_own_words_under_not_listed():
+    assert patient_payload({"gender_identity": "Nonbinary"}) == {"gender_identity": "nonbinary"}
+    assert patient_payload({"gender_identity": "non-binary"}) == {"gender_identity": "nonbinary"}
+    assert patient_payload({"gender_identity": "Two-spirit"}) == {
+        "gender_identity": "not listed",
+        "gender_other": "Two-spirit",
+    }
+    assert patient_payload({"gender_identity": ""}) == {"gender_identity": ""}
+    hint = patient_json(gender_identity="not listed", gender_other="Two-spirit")
+    assert patient_values(hint)["gender_identity"] == "Two-spirit"
+
+
+def test_the_app_never_sends_a_value_outside_hints_lists():
+    """Whatever a contact holds, the body holds only Hint's values (or `not listed` + words)."""
+    samples = ["", "man", "WOMAN", "trans woman", "Trans Man", "agender", "non binary", "x"]
+    for text in samples:
+        body = patient_payload({"gender_identity": text, "sex": text})
+        assert body["gender_identity"] in (*fieldmap.GENDER_IDENTITIES, "")
+        assert body["sex"] in (*fieldmap.SEX_VALUES, "")
+        if body["gender_identity"] == "not listed":
+            assert body["gender_other"].strip()
+    for number in [
+        "2015550123",
+        "1-201-555-0123",
+        "555-0100",
+        "+33 1 23 45 67 89",
+        "201 555 0123 x2",
+    ]:
+        (phone,) = patient_payload({"mobile_phone": number})["phones"]
+        digits = sum(c.isdigit() for c in phone["number"])
+        assert phone["us_formattable"] is (digits == 10 and phone["number"].isdigit())
+
+
+def test_problems_name_each_value_hint_would_refuse():
+    found = fieldmap.problems(
+        {
+            "dob": "2999-01-01",
+            "sex": "other",
+            "gender_identity": "not listed",
+            "mobile_phone": "call me",
+            "email": "nope",
+            "first_name": "Ana",
+        }
+    )
+    assert set(found) == {"dob", "sex", "gender_identity", "mobile_phone", "email"}
+    assert fieldmap.problems(
+        {"dob": "1980-01-02", "sex": "female", "gender_identity": "Two-spirit",
+         "mobile_phone": "+44 20 7946 0958", "email": "a@example.com"}
+    ) == {}  # fmt: skip
 
 
 def test_a_blank_date_of_birth_is_sent_as_null():

@@ -18,6 +18,13 @@ FAULT_ENV = {
     "SANDBOX_FAULT_LATE_SUCCESS_RATE": "fault_late_success_rate",
     "SANDBOX_FAULT_SLOW_SECONDS": "fault_slow_seconds",
     "SANDBOX_RATE_LIMIT": "rate_limit_per_second",
+    "SANDBOX_PAGE_CAP": "page_cap",
+}
+INTEGER_FIELDS = ("fault_latency_ms", "page_cap")
+# Switches: "1"/"true"/"yes" sets them. Strict is the default (`make run` and the tests).
+SWITCH_ENV = {
+    "SANDBOX_LENIENT": "strict",  # inverted: lenient = not strict
+    "SANDBOX_IGNORE_TIME_FILTERS": "ignore_time_filters",
 }
 
 
@@ -52,7 +59,11 @@ class Command(BaseCommand):
         for name, field in FAULT_ENV.items():
             if os.environ.get(name):
                 value = float(os.environ[name])
-                setattr(config, field, int(value) if field == "fault_latency_ms" else value)
+                setattr(config, field, int(value) if field in INTEGER_FIELDS else value)
+        for name, field in SWITCH_ENV.items():
+            if os.environ.get(name):
+                on = os.environ[name].strip().lower() in ("1", "true", "yes", "on")
+                setattr(config, field, not on if name == "SANDBOX_LENIENT" else on)
         config.save()
         if not options["no_delivery"]:
             stop = threading.Event()
