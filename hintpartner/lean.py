@@ -6,10 +6,12 @@ allowed host, and (where HTTPS is required) arrived over HTTPS; anything else go
 which answers it as it would any other URL (405, 400 for a bad host, the HTTPS redirect).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
+from django.core import signals
 from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
 from django.utils.module_loading import import_string
@@ -31,6 +33,16 @@ def _takes_lean_route(environ: dict[str, Any]) -> bool:
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
         return False
     return _secure(environ) or not settings.SECURE_SSL_REDIRECT
+
+
+@contextmanager
+def django_request(sender: object, environ: dict[str, Any]) -> Iterator[None]:
+    """Django's request signals around a lean route's work (database connection upkeep)."""
+    signals.request_started.send(sender=sender, environ=environ)
+    try:
+        yield
+    finally:
+        signals.request_finished.send(sender=sender)
 
 
 def lean_routes(django_app: WSGIApp) -> WSGIApp:
