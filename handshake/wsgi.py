@@ -20,7 +20,7 @@ logger = logging.getLogger("hintpartner.handshake")
 
 def receive(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """POST /hint/handshake."""
-    with django_request(receive, environ):
+    with django_request():
         try:
             stream = environ["wsgi.input"]
             status, answer = services.handshake_answer(

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def receive(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """POST /hint/webhooks."""
-    with django_request(receive, environ):
+    with django_request():
         try:
             stream = environ["wsgi.input"]
             status, answer = receiver.delivery_answer(
