@@ -8,6 +8,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from handshake import cors
 from handshake.audit import Actor, audit_record
 from handshake.context import HintContext
 from handshake.installation import (
@@ -106,6 +108,46 @@ def handshake_verify(*, body: bytes, signature: str | None) -> tuple[dict[str, A
             status=401,
         )
     return payload, hashlib.sha256(body).hexdigest()
+
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def handshake_answer(
+    *, declared_length: str | None, read_body: Callable[[int], bytes], signature: str | None
+) -> Answer:
+    """(status, JSON answer) for one handshake POST; `read_body(n)` reads the body's n bytes.
+
+    Shared by the Django view (`views.handshake`) and the lean WSGI route (`handshake.wsgi`), so
+    both give the same answer to the same bytes: size limit, signature, JSON strictness,
+    freshness, replay refusal, and the one-statement write (session, user, audit, token
+    encrypted by the field).
+    """
+    limit = settings.HINT_HANDSHAKE_MAX_BYTES
+    try:
+        declared = int(declared_length or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return 413, {"error": "The handshake body is larger than 64 KB."}
+    body = read_body(max(declared, 0))
+    if len(body) > limit:
+        return 413, {"error": "The handshake body is larger than 64 KB."}
+    try:
+        payload, digest = handshake_verify(body=body, signature=signature)
+        opened = session_open(payload=payload, replay_digest=digest)
+    except HandshakeRejected as exc:
+        return exc.status, {"error": str(exc)}
+    return 200, {"session_key": opened.key}
+
+
+def answer_headers(origin: str) -> list[tuple[str, str]]:
+    """The headers of a handshake's answer besides its content: never cached, varies by Origin,
+    and readable by a browser only from an allowed origin (localhost mode, `handshake.cors`)."""
+    headers = [("Cache-Control", "no-store"), ("Vary", "Origin")]
+    if origin and cors.origin_allowed(origin):
+        headers.append(("Access-Control-Allow-Origin", origin))
+    return headers
 
 
 def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedSession:

@@ -1,5 +1,6 @@
 """The handshake, installation and the four surfaces Hint frames."""
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -31,44 +32,34 @@ USERS_SHOWN = 200  # the settings page lists the most recent visitors first
 @csrf_exempt  # signed by Hint, never authenticated by a cookie
 @require_http_methods(["POST", "OPTIONS"])
 def handshake(request: HttpRequest) -> HttpResponse:
-    """Hint's signed handshake (server to server, or from the portal's browser: CORS)."""
+    """Hint's signed handshake (server to server, or from the portal's browser: CORS).
+
+    In production a POST takes the lean route (`handshake.wsgi`, `WSGI_LEAN_ROUTES`); this view
+    answers it when the lean route is not mounted, from the same function, and answers the CORS
+    preflight (OPTIONS), which the lean route leaves to Django.
+    """
     origin = request.headers.get("Origin", "")
+    if request.method == "POST":
+        status, answer = services.handshake_answer(
+            declared_length=request.META.get("CONTENT_LENGTH"),
+            read_body=lambda _size: request.body,
+            signature=request.META.get(SIGNATURE_META_KEY),
+        )
+        response = HttpResponse(json.dumps(answer), status=status, content_type="application/json")
+        for name, value in services.answer_headers(origin):
+            response[name] = value
+        return response
     allowed = cors.origin_allowed(origin)
-    if request.method == "OPTIONS":
-        response = HttpResponse(status=204 if allowed else 403)
-        if allowed:
-            cors.preflight_headers(
-                response,
-                private_network=bool(request.headers.get("Access-Control-Request-Private-Network")),
-            )
-    else:
-        response = _handshake_answer(request)
+    response = HttpResponse(status=204 if allowed else 403)
     if allowed:
+        cors.preflight_headers(
+            response,
+            private_network=bool(request.headers.get("Access-Control-Request-Private-Network")),
+        )
         response["Access-Control-Allow-Origin"] = origin
     patch_vary_headers(response, ["Origin"])
     patch_cache_control(response, no_store=True)
     return response
-
-
-def _handshake_answer(request: HttpRequest) -> JsonResponse:
-    limit = settings.HINT_HANDSHAKE_MAX_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        return JsonResponse({"error": "The handshake body is larger than 64 KB."}, status=413)
-    body = request.body
-    if len(body) > limit:
-        return JsonResponse({"error": "The handshake body is larger than 64 KB."}, status=413)
-    try:
-        payload, digest = services.handshake_verify(
-            body=body, signature=request.META.get(SIGNATURE_META_KEY)
-        )
-        opened = services.session_open(payload=payload, replay_digest=digest)
-    except services.HandshakeRejected as exc:
-        return JsonResponse({"error": str(exc)}, status=exc.status)
-    return JsonResponse({"session_key": opened.key})
 
 
 # --- installation -----------------------------------------------------------------------------

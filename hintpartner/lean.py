@@ -6,10 +6,12 @@ allowed host, and (where HTTPS is required) arrived over HTTPS; anything else go
 which answers it as it would any other URL (405, 400 for a bad host, the HTTPS redirect).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
+from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
 from django.utils.module_loading import import_string
@@ -31,6 +33,21 @@ def _takes_lean_route(environ: dict[str, Any]) -> bool:
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
         return False
     return _secure(environ) or not settings.SECURE_SSL_REDIRECT
+
+
+@contextmanager
+def django_request() -> Iterator[None]:
+    """What a lean route needs of Django's request signals: database connection upkeep
+    (`close_old_connections`, CONN_MAX_AGE and broken connections) before and after its work.
+
+    The signals' other receivers reset what a lean route never sets (the URLconf, cache
+    connections, the DEBUG query log); sending them cost more than the upkeep itself.
+    """
+    close_old_connections()
+    try:
+        yield
+    finally:
+        close_old_connections()
 
 
 def lean_routes(django_app: WSGIApp) -> WSGIApp:

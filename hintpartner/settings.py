@@ -192,8 +192,11 @@ WORKER_DISPATCHERS: list[str] = [
 HINT_EXPIRED_SWEEP_SECONDS = env.int("HINT_EXPIRED_SWEEP_SECONDS", default=300)
 WORKER_DISPATCH_SECONDS = 0.5
 # URL name → WSGI callable answering it without the pages' middleware (`hintpartner/lean.py`):
-# the webhook receiver, whose acknowledgement has a throughput target.
-WSGI_LEAN_ROUTES: dict[str, str] = {"webhooks:receive": "webhooks.wsgi.receive"}
+# the webhook receiver and the handshake, which have throughput targets (README, benchmarks).
+WSGI_LEAN_ROUTES: dict[str, str] = {
+    "webhooks:receive": "webhooks.wsgi.receive",
+    "handshake:handshake": "handshake.wsgi.receive",
+}
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -19,8 +19,17 @@ class WebhookEvent(PracticeOwned):
         IGNORED = "ignored", "ignored"
         FAILED = "failed", "failed"
 
-    # Hint's event id (`evt-…`): Hint repeats deliveries, we act on each id once.
-    event_id = models.CharField(max_length=200, unique=True)
+    # Every index here is paid by the receiver's INSERT (the acknowledgement has a throughput
+    # target): each one is here for a query that needs it. The practice's own foreign-key index
+    # is left out: the two indexes below that lead with the practice serve its lookups (and
+    # PROTECT's check when a practice is deleted).
+    practice = models.ForeignKey(
+        "handshake.Practice", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # Hint's event id (`evt-…`): Hint repeats deliveries, we act on each id once (the
+    # receiver's ON CONFLICT). A constraint rather than `unique=True`, which on PostgreSQL adds a
+    # second (LIKE) index that no query uses.
+    event_id = models.CharField(max_length=200)
     type = models.CharField(max_length=100)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     # Why an event was ignored (unknown type, practice not connected), in plain words.
@@ -42,10 +51,14 @@ class WebhookEvent(PracticeOwned):
     objects = WebhookEventQuerySet.as_manager()
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="webhook_event_id_unique")]
         indexes = [
+            # The settings pages: a practice's events newest first; its counts by status, types.
             models.Index(fields=["practice", "-received_at"], name="webhook_practice_recent"),
             models.Index(fields=["practice", "status", "type"], name="webhook_practice_status"),
-            models.Index(fields=["status"], name="webhook_status"),
+            # `replay_webhooks` across practices (failed events): partial, so the receiver's
+            # inserts (waiting or ignored, never failed) do not write to it.
+            models.Index(fields=["id"], condition=models.Q(status="failed"), name="webhook_failed"),
             # The dispatcher's sweep: pending events by when (or whether) they were queued.
             models.Index(
                 fields=["queued_at", "id"],

@@ -56,7 +56,7 @@ def private_postgres() -> Any:
     bin_dir = f"/usr/lib/postgresql/{versions[-1]}/bin"
     data = tempfile.mkdtemp(prefix="hintbench-pg.")
     shutil.chown(data, "postgres")
-    port = free_port()
+    port = int(os.environ.get("BENCH_PG_PORT") or 0) or free_port()
     as_pg = ["su", "postgres", "-c"]
     subprocess.run(
         [*as_pg, f"{bin_dir}/initdb -D {data} -A trust -U postgres"],

@@ -17,6 +17,13 @@ from tests.conftest import signed
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def client(both_routes: Client) -> Client:
+    """Every case runs against the Django view and the lean route (`handshake.wsgi`)."""
+    return both_routes
+
+
 DATA = Path(__file__).resolve().parent.parent / "data" / "handshake"
 URL = "/hint/handshake"
 

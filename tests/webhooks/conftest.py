@@ -88,6 +88,7 @@ class LeanClient:
         from django.core.handlers.wsgi import WSGIHandler
         from django.db import close_old_connections
 
+        from hintpartner import lean
         from hintpartner.lean import lean_routes
 
         # Built per request, as hintpartner/wsgi.py builds it once: middleware reads its
@@ -109,6 +110,9 @@ class LeanClient:
         captured: list[Any] = []
         signals.request_started.disconnect(close_old_connections)
         signals.request_finished.disconnect(close_old_connections)
+        # The lean routes' own connection upkeep (`hintpartner.lean.django_request`) too.
+        upkeep = lean.close_old_connections
+        lean.close_old_connections = lambda: None
         try:
             chunks = application(
                 environ, lambda status, headers: captured.extend([status, headers])
@@ -117,6 +121,7 @@ class LeanClient:
             if hasattr(chunks, "close"):
                 chunks.close()
         finally:
+            lean.close_old_connections = upkeep
             signals.request_started.connect(close_old_connections)
             signals.request_finished.connect(close_old_connections)
         return LeanResponse(captured[0], captured[1], content)

@@ -210,3 +210,29 @@ def test_storing_a_seed_shaped_event_for_a_known_practice_is_also_one_statement(
     event["object"]["practice"] = {"id": "pra-aaaa"}
     with django_assert_num_queries(1):
         assert inbox.event_receive(payload=event, body=json.dumps(event).encode())
+
+
+@pytest.mark.parametrize(
+    ("body", "as_text"),
+    [
+        (b'{"type": "patient.created", "name": "Zo\\u00eb"}', True),
+        ('{"type": "patient.created", "name": "Zoë"}'.encode(), True),
+        (b'{"type": "patient.created", "name": "a\\u0000b"}', False),  # the decoder removes it
+        (b'{"type": "patient.created", "name": "\\ud83d\\ude00"}', False),
+    ],
+)
+def test_the_signed_text_is_stored_as_is_only_when_the_decoder_changed_nothing(
+    body: bytes, as_text: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from hintpartner.hint import decode
+    from webhooks.inbox import RawJson
+
+    value = decode.json_body(body)
+    monkeypatch.setattr(inbox, "connection", SimpleNamespace(vendor="postgresql"))
+    stored = RawJson.as_stored(value, body)
+    assert isinstance(stored, RawJson) is as_text
+    assert not as_text or json.loads(stored.text) == value
+    monkeypatch.setattr(inbox, "connection", SimpleNamespace(vendor="sqlite"))
+    assert RawJson.as_stored(value, body) is value
