@@ -60,6 +60,9 @@ def _database_url(tmp: Path, name: str) -> str:
         return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT']}/{s['NAME']}"
     path = tmp / f"{name}.sqlite3"
     with sqlite3.connect(path) as db:
+        # WAL from the start, as the app's own database file is after its first connection:
+        # two processes switching a new file to WAL at once may find it locked.
+        db.execute("PRAGMA journal_mode=WAL")
         with connection.schema_editor(collect_sql=True) as editor:
             editor.create_model(HintBudget)
         for statement in editor.collected_sql:
