@@ -281,7 +281,7 @@ def _checks(app: App, key: str, seeded: dict[str, int]) -> None:
     if not assets:
         failures.append("core_page names no /static/ asset")
     for asset in assets:
-        hashed = re.search(r"\.[0-9a-f]{12}\.(css|js)$", asset)
+        hashed = re.search(r"\.[0-9a-f]{12}\.[a-z0-9]+$", asset)
         status, headers, _ = app.request("GET", asset, headers=HTTPS)
         ok = status == 200 and hashed and "max-age=315360000" in headers.get("cache-control", "")
         print(f"  {'ok  ' if ok else 'FAIL'} {status} {asset} ({headers.get('content-type')})")
