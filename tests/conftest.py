@@ -9,7 +9,7 @@ from django.conf import settings
 
 from handshake.models import Practice
 from hintpartner.hint import signing
-from tests.e2e.browser import CSP_VIOLATIONS
+from tests.e2e.browser import CSP_VIOLATIONS, frame_page  # noqa: F401 - frame_page: a fixture
 
 
 def signed(payload: Any, *, secret: str | None = None) -> tuple[bytes, str]:

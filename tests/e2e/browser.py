@@ -81,3 +81,22 @@ def browser() -> Iterator[Any]:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield csp_watched(chromium)
         chromium.close()
+
+
+@pytest.fixture
+def frame_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A CSP-watched page at Hint's frame size (1024x768) for tests against `live_server`."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still
+    # plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as pw:
+        chromium = csp_watched(
+            pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        )
+        try:
+            yield chromium.new_page(viewport={"width": 1024, "height": 768})
+        finally:
+            chromium.close()

@@ -2,42 +2,23 @@
 and an admin finds both reads on the patient's history and on the Activity page (under the CSP:
 the autouse `no_csp_violations` fixture fails the test on any violation)."""
 
-import os
-import shutil
-
 import pytest
 from django.urls import reverse
 
 from handshake.models import Practice
 from sync.models import Patient
 from tests.conftest import open_session
-from tests.e2e.browser import csp_watched
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Chromium"),
 ]
 
 
-@pytest.fixture
-def page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        browser = csp_watched(pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
-        try:
-            yield browser.new_page(viewport={"width": 1024, "height": 768})
-        finally:
-            browser.close()
-
-
 def test_both_reads_of_a_patient_show_on_its_history_and_the_activity_page(
-    page, live_server, practice_a: Practice
+    frame_page, live_server, practice_a: Practice
 ) -> None:
+    page = frame_page
     patient = Patient.objects.create(
         practice=practice_a, hint_id="pat-1", first_name="Jordan", last_name="Smith"
     )

@@ -2,42 +2,23 @@
 Chromium: each loads without a CSP violation (the autouse `no_csp_violations` fixture fails the
 test otherwise) and the moved behaviour still works."""
 
-import os
-import shutil
-
 import pytest
 from django.urls import reverse
 
 from handshake.models import Practice
 from sync.models import BackfillRun, Batch, BatchRow, Contact, Patient, SyncLog
 from tests.conftest import open_session
-from tests.e2e.browser import csp_watched
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Chromium"),
 ]
 
 
-@pytest.fixture
-def page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        browser = csp_watched(pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
-        try:
-            yield browser.new_page(viewport={"width": 1024, "height": 768})
-        finally:
-            browser.close()
-
-
 def test_the_sync_and_settings_pages_run_under_the_policy(
-    page, live_server, practice_a: Practice
+    frame_page, live_server, practice_a: Practice
 ) -> None:
+    page = frame_page
     key = open_session(practice_a, ["admin"])
     BackfillRun.objects.create(practice=practice_a, status="running")
     batch = Batch.objects.create(
