@@ -8,7 +8,6 @@ worker's sweep `audit_prune_sweep`.
 """
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from handshake.models import AuditEntry, Practice, PracticeUser
+from hintpartner.tasks import Throttle
 
 logger = logging.getLogger("hintpartner.audit")
 
@@ -112,8 +112,7 @@ def audit_record(
 
 PRUNE_EVERY_SECONDS = 3600
 PRUNE_CHUNK = 10_000
-_last_prune: float | None = None  # this process's last sweep, by _clock
-_clock = time.monotonic
+_prune_due = Throttle(PRUNE_EVERY_SECONDS)
 
 
 def audit_prune(*, now: datetime | None = None) -> int:
@@ -141,10 +140,6 @@ def audit_prune(*, now: datetime | None = None) -> int:
 
 def audit_prune_sweep() -> int:
     """The worker's dispatcher (WORKER_DISPATCHERS): prune at most once an hour per process."""
-    global _last_prune
-    now = _clock()
-    if _last_prune is not None and now - _last_prune < PRUNE_EVERY_SECONDS:
-        return 0
-    _last_prune = now
-    audit_prune()
+    if _prune_due.due():
+        audit_prune()
     return 0  # queues nothing

@@ -7,7 +7,6 @@ pieces other apps call are re-exported here.
 import hashlib
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +30,7 @@ from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, P
 from handshake.roles import clean_roles, permissions_for_roles, permissions_for_support
 from handshake.session_writes import session_write, session_write_one_statement
 from hintpartner.hint import decode, signing
+from hintpartner.tasks import Throttle
 
 logger = logging.getLogger("hintpartner.handshake")
 
@@ -216,16 +216,14 @@ def _user_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# The worker's sweep runs every half second; expired rows need removing far less often.
-_last_sweep = [float("-inf")]
+_expired_due = Throttle(lambda: settings.HINT_EXPIRED_SWEEP_SECONDS)
 
 
 def expired_sweep() -> int:
     """Remove sessions past their absolute expiry and replay rows past their window (at most
     every HINT_EXPIRED_SWEEP_SECONDS in a process; `WORKER_DISPATCHERS`). Queues nothing: 0."""
-    if time.monotonic() - _last_sweep[0] < settings.HINT_EXPIRED_SWEEP_SECONDS:
+    if not _expired_due.due():
         return 0
-    _last_sweep[0] = time.monotonic()
     now = timezone.now()
     HintSession.objects.filter(expires_at__lt=now).delete()
     HandshakeSeen.objects.filter(expires_at__lt=now).delete()

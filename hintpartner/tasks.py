@@ -1,6 +1,8 @@
 """Helpers for queueing background work the same way everywhere."""
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,3 +32,28 @@ def enqueue_later(
         return False
     task.using(run_after=timezone.now() + delay).enqueue(*args, **(kwargs or {}))
     return True
+
+
+class Throttle:
+    """Lets a worker sweep do its work at most once every `seconds` in this process.
+
+    The worker calls its dispatchers (WORKER_DISPATCHERS) every half second; retention and
+    clean-up sweeps need far less. Per process: several workers each sweep on their own clock,
+    which is harmless for work that only removes what is already due.
+    """
+
+    def __init__(
+        self, seconds: float | Callable[[], float], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._seconds = seconds
+        self.clock = clock
+        self.last: float | None = None
+
+    def due(self) -> bool:
+        """True (and the interval starts again) when the work is due now."""
+        now = self.clock()
+        interval = self._seconds() if callable(self._seconds) else self._seconds
+        if self.last is not None and now - self.last < interval:
+            return False
+        self.last = now
+        return True

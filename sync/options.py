@@ -1,7 +1,5 @@
 """A practice's sync options and its sync log (three levels: debug, error, exception)."""
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from handshake.audit import Actor, audit_record
+from hintpartner.tasks import Throttle
 from sync.models import Contact, SyncLog, SyncOptions
 
 
@@ -80,19 +79,13 @@ def sync_log_purge(*, now: Any = None) -> int:
 
 # The worker calls its dispatchers every half second; the log needs sweeping far less often.
 SYNC_LOG_SWEEP_SECONDS = 3600
-_last_sweep: float | None = None
+_sweep_due = Throttle(SYNC_LOG_SWEEP_SECONDS)
 
 
-def sync_log_sweep(*, clock: Callable[[], float] = time.monotonic) -> int:
+def sync_log_sweep() -> int:
     """Worker dispatcher (WORKER_DISPATCHERS): purge past-retention entries at most hourly.
 
-    The clock is per process: with several workers each sweeps hourly, which is harmless since
-    a purge only deletes what is already past its retention. Returns 0: it queues no task.
-    """
-    global _last_sweep
-    now = clock()
-    if _last_sweep is not None and now - _last_sweep < SYNC_LOG_SWEEP_SECONDS:
-        return 0
-    _last_sweep = now
-    sync_log_purge()
+    Returns 0: it queues no task."""
+    if _sweep_due.due():
+        sync_log_purge()
     return 0

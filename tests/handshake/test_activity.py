@@ -15,6 +15,7 @@ from django.utils import timezone
 from handshake import activity, audit
 from handshake.audit import Actor, audit_record
 from handshake.models import AuditEntry, AuditRefused, Practice
+from hintpartner.tasks import Throttle
 from interactions import services as notes
 from sync.models import Patient
 from tests.conftest import open_session
@@ -318,9 +319,10 @@ def test_the_worker_sweeps_retention_at_most_once_an_hour(
     settings.WORKER_DISPATCHERS = ["handshake.audit.audit_prune_sweep"]
     calls: list[int] = []
     monkeypatch.setattr(audit, "audit_prune", lambda: calls.append(1) or 0)
-    monkeypatch.setattr(audit, "_last_prune", None)
     clock = [1000.0]
-    monkeypatch.setattr(audit, "_clock", lambda: clock[0])
+    monkeypatch.setattr(
+        audit, "_prune_due", Throttle(audit.PRUNE_EVERY_SECONDS, clock=lambda: clock[0])
+    )
     dispatch_once()
     dispatch_once()
     assert calls == [1]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from handshake import services
 from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, PracticeUser
 from handshake.services import key_hash
+from hintpartner.tasks import Throttle
 from tests.conftest import signed
 
 pytestmark = pytest.mark.django_db
@@ -224,7 +225,7 @@ def test_expired_replay_records_are_purged_by_the_sweep_not_the_handshake(
     )
     post(client, fresh(load("handshake_probe.json")))
     assert HandshakeSeen.objects.filter(digest="0" * 64).exists()  # off the request path
-    monkeypatch.setattr(services, "_last_sweep", [float("-inf")])
+    monkeypatch.setattr(services, "_expired_due", Throttle(0))
     services.expired_sweep()
     assert not HandshakeSeen.objects.filter(digest="0" * 64).exists()
     assert HandshakeSeen.objects.count() == 1  # the live one stays

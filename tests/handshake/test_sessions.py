@@ -14,6 +14,7 @@ from handshake import services
 from handshake.decorators import hint_session
 from handshake.models import HintSession, PracticeUser
 from handshake.services import key_hash
+from hintpartner.tasks import Throttle
 from tests.conftest import open_session
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_sessions_past_their_absolute_expiry_are_purged_by_the_worker_sweep(
     HintSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     open_session(practice_a, ["staff"])
     assert HintSession.objects.count() == 2  # a handshake no longer deletes anything
-    monkeypatch.setattr(services, "_last_sweep", [float("-inf")])
+    monkeypatch.setattr(services, "_expired_due", Throttle(0))
     assert "handshake.services.expired_sweep" in settings.WORKER_DISPATCHERS
     services.expired_sweep()
     assert not HintSession.objects.filter(key_hash=key_hash(admin_key)).exists()
