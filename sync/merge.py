@@ -17,8 +17,9 @@ state is known, and are never written to Hint.
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
-from sync.fieldmap import HINT_ONLY_FIELDS, TWO_WAY_FIELDS, Values, is_blank
+from sync.fieldmap import HINT_ONLY_FIELDS, LABELS, TWO_WAY_FIELDS, Values, is_blank
 
 
 class Winner(enum.Enum):
@@ -82,3 +83,63 @@ def merge(*, situation: Situation, contact: Values, patient: Values) -> MergeRes
             if contact.get(name) != patient.get(name):
                 result.contact_updates[name] = patient.get(name)
     return result
+
+
+class Source(enum.StrEnum):
+    """Where a field's value after a merge comes from, as a preview shows it."""
+
+    SAME = "same"  # both sides already agree
+    CONTACT = "contact"  # the contact's value goes to Hint
+    PATIENT = "patient"  # Hint's value comes to the contact
+    HINT_ONLY = "hint_only"  # read-only in Hint: it comes over, never goes back
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a preview: both sides' values now, and the value both hold afterwards."""
+
+    name: str
+    contact: Any
+    patient: Any
+    after: Any
+    source: Source
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.name]
+
+    @property
+    def changes_contact(self) -> bool:
+        return self.source in (Source.PATIENT, Source.HINT_ONLY) and self.contact != self.after
+
+    @property
+    def changes_patient(self) -> bool:
+        return self.source is Source.CONTACT
+
+
+def field_changes(*, situation: Situation, contact: Values, patient: Values) -> list[FieldChange]:
+    """Every mapped field under `situation`'s rule: what each side has and what both will have.
+
+    The same `merge` decides, so a preview shows exactly what applying it would write.
+    """
+    result = merge(situation=situation, contact=contact, patient=patient)
+    rows = []
+    for name in TWO_WAY_FIELDS:
+        ours, theirs = contact.get(name), patient.get(name)
+        if name in result.patient_updates:
+            rows.append(
+                FieldChange(name, ours, theirs, result.patient_updates[name], Source.CONTACT)
+            )
+        elif name in result.contact_updates:
+            rows.append(
+                FieldChange(name, ours, theirs, result.contact_updates[name], Source.PATIENT)
+            )
+        else:
+            rows.append(FieldChange(name, ours, theirs, ours, Source.SAME))
+    for name in HINT_ONLY_FIELDS:
+        ours, theirs = contact.get(name), patient.get(name)
+        source = Source.HINT_ONLY if name in result.contact_updates else Source.SAME
+        rows.append(
+            FieldChange(name, ours, theirs, theirs if source is Source.HINT_ONLY else ours, source)
+        )
+    return rows

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sync.merge import RULES, Situation, Winner, merge
+from sync.merge import RULES, Situation, Source, Winner, field_changes, merge
 
 CONTACT = {"first_name": "Ana", "email": "contact@x.test", "city": "", "mobile_phone": "555-1"}
 PATIENT = {"first_name": "Anna", "email": "", "city": "Springfield", "mobile_phone": "555-1"}
@@ -78,3 +78,39 @@ def test_equal_values_change_nothing_on_either_side():
     same = {"first_name": "Ana", "email": "a@x.test", "insurance_payer": "Acme"}
     for situation in Situation:
         assert merge(situation=situation, contact=dict(same), patient=dict(same)).changes_nothing
+
+
+def test_field_changes_show_each_side_and_the_value_both_hold_after():
+    contact = {"first_name": "Ana", "email": "ana@ours.example", "mobile_phone": ""}
+    patient = {
+        "first_name": "Ana",
+        "email": "ana@hint.example",
+        "mobile_phone": "5551234567",
+        "practitioner_name": "Dr. Reyes",
+    }
+    rows = {
+        r.name: r
+        for r in field_changes(situation=Situation.MANUAL_LINK, contact=contact, patient=patient)
+    }
+    assert rows["first_name"].source is Source.SAME and not rows["first_name"].changes_patient
+    assert rows["email"].source is Source.CONTACT and rows["email"].after == "ana@ours.example"
+    assert rows["email"].changes_patient and not rows["email"].changes_contact
+    assert rows["mobile_phone"].source is Source.PATIENT
+    assert rows["mobile_phone"].after == "5551234567" and rows["mobile_phone"].changes_contact
+    assert rows["practitioner_name"].source is Source.HINT_ONLY
+    assert rows["practitioner_name"].after == "Dr. Reyes"
+    assert rows["email"].label == "Email"
+
+
+def test_field_changes_agree_with_merge_for_every_situation():
+    contact = {"first_name": "Ana", "last_name": "", "email": "a@x.example", "city": "Austin"}
+    patient = {"first_name": "Anna", "last_name": "Diaz", "email": "", "city": "Boston"}
+    for situation in Situation:
+        result = merge(situation=situation, contact=contact, patient=patient)
+        rows = field_changes(situation=situation, contact=contact, patient=patient)
+        to_hint = {r.name: r.after for r in rows if r.changes_patient}
+        to_contact = {r.name: r.after for r in rows if r.changes_contact}
+        assert to_hint == result.patient_updates
+        assert to_contact == {
+            k: v for k, v in result.contact_updates.items() if v != contact.get(k)
+        }
