@@ -298,6 +298,8 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024  # CSV uploads up to 20 MB, checked per view
 # The most contact ids one CSV upload may hold (its rows are read as a stream up to this).
 SYNC_CSV_MAX_ROWS = env.int("SYNC_CSV_MAX_ROWS", default=100_000)
+# A batch plan (preview) can be applied for this many hours after it was made.
+SYNC_PLAN_TTL_HOURS = env.int("SYNC_PLAN_TTL_HOURS", default=24)
 
 # --- Security headers -------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -6,8 +6,12 @@ a background task with a checkpoint, so a killed worker resumes where it stopped
 looked for at least every second in every phase (`batch_progress.AbortWatch`); the batch then
 ends "aborted", saying what was done and which writes to Hint were not sent. A rerun of a
 finished batch does nothing.
+
+A plan (`sync.plans`) is a batch in mode PLAN: its run decides every row and writes nothing
+(status "planned"); `plan_apply` queues it again to carry out exactly those rows.
 """
 
+import itertools
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -18,7 +22,7 @@ from django.utils import timezone
 
 from handshake.audit import Actor, audit_record
 from handshake.hint_access import NotInstalled, PracticeApi, practice_api
-from sync import batch_csv, batch_patients
+from sync import batch_csv, batch_patients, plans
 from sync.batch_progress import (
     BatchAborted,
     BatchStopped,
@@ -26,12 +30,15 @@ from sync.batch_progress import (
     abort_summary,
     batch_recount,
 )
+from sync.csv_input import CsvRow
 from sync.models import Batch, BatchRow, SyncLog
-from sync.options import sync_log_write
+from sync.options import options_for, sync_log_write
 
 # A running batch not heard from for this long is shown as stalled, with a Resume button.
 STALLED_AFTER_SECONDS = 120
 ROWS_PER_INSERT = 1000
+# Outcomes a CSV row gets when the file is read (not a contact id, repeated, not ours).
+UPLOAD_OUTCOMES = (Outcome.NOT_AN_ID, Outcome.DUPLICATE, Outcome.UNKNOWN)
 
 
 class BatchError(Exception):
@@ -71,8 +78,8 @@ def _audit(batch: Batch, actor: Actor, action: str, detail: str = "") -> None:
     )
 
 
-def batch_start_patients(*, practice: Any, actor: Actor) -> Batch:
-    """Queue a batch that syncs every Hint patient to a contact."""
+def batch_start_patients(*, practice: Any, actor: Actor, plan: bool = False) -> Batch:
+    """Queue a batch that syncs every Hint patient to a contact (`plan`: only its plan)."""
     with transaction.atomic():
         _ensure_none_active(practice)
         batch = Batch.objects.create(
@@ -80,21 +87,33 @@ def batch_start_patients(*, practice: Any, actor: Actor) -> Batch:
             sync_id=_new_sync_id(),
             kind=Batch.Kind.PATIENTS_TO_CONTACTS,
             started_by=actor.label,
+            **_plan_fields(practice, plan),
         )
-        _audit(batch, actor, "batch.started")
+        _audit(batch, actor, "batch.planned" if plan else "batch.started")
         _enqueue_run(batch)
     return batch
+
+
+def _plan_fields(practice: Any, plan: bool) -> dict[str, Any]:
+    if not plan:
+        return {}
+    # The plan decides with the option as it is now; applying it keeps that choice.
+    create = bool(options_for(practice).create_contacts_when_batch_unmatched)
+    return {"mode": Batch.Mode.PLAN, "plan_create": create}
 
 
 def batch_start_csv(
     *,
     practice: Any,
     actor: Actor,
-    contact_ids: list[int],
+    rows: Iterable[CsvRow],
     source_name: str = "",
     ignored_lines: Iterable[str] = (),
+    plan: bool = False,
 ) -> Batch:
-    """Queue a batch for these contact ids (already checked to be this practice's contacts)."""
+    """Queue a batch for these rows of a CSV (`sync.csv_input.csv_rows`: contact ids to sync,
+    and lines skipped with their reason); `plan`: only its plan. Raises CsvError, keeping
+    nothing, when no row names a contact of the practice."""
     with transaction.atomic():
         _ensure_none_active(practice)
         batch = Batch.objects.create(
@@ -102,27 +121,67 @@ def batch_start_csv(
             sync_id=_new_sync_id(),
             kind=Batch.Kind.CONTACTS_TO_PATIENTS,
             started_by=actor.label,
-            total=len(contact_ids),
             source_name=source_name[:255],
             ignored_lines=list(ignored_lines)[:200],
+            **_plan_fields(practice, plan),
         )
         # A thousand rows at a time: model instances for every id at once would weigh ~1 KB each.
-        for start in range(0, len(contact_ids), ROWS_PER_INSERT):
+        total = 0
+        numbered = enumerate(rows, start=1)
+        while chunk := list(itertools.islice(numbered, ROWS_PER_INSERT)):
             BatchRow.objects.bulk_create(
                 [
                     BatchRow(
                         practice=batch.practice,
                         batch=batch,
-                        position=i,
-                        contact_id=cid,
-                        contact_ref=str(cid),
+                        position=position,
+                        contact_id=contact_id,
+                        contact_ref=ref,
+                        outcome=outcome,
+                        planned_outcome=outcome if plan and outcome != Outcome.PENDING else "",
+                        message=message,
                     )
-                    for i, cid in enumerate(
-                        contact_ids[start : start + ROWS_PER_INSERT], start=start + 1
-                    )
+                    for position, (contact_id, ref, outcome, message) in chunk
                 ]
             )
-        _audit(batch, actor, "batch.started", f"CSV of {len(contact_ids)} contacts")
+            total = chunk[-1][0]
+        batch.total = total
+        batch_recount(batch)  # the rows skipped at upload are done already
+        batch.save(update_fields=["total", "counts", "processed"])
+        action = "batch.planned" if plan else "batch.started"
+        _audit(batch, actor, action, f"CSV of {total} rows")
+        _enqueue_run(batch)
+    return batch
+
+
+def plan_apply(*, batch: Batch, actor: Actor) -> Batch:
+    """Carry out a plan: the batch runs again following the plan's rows (`sync.plans`)."""
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != Batch.Status.PLANNED or not batch.is_planning:
+            raise BatchError("This is not a plan waiting to be applied.")
+        if plans.plan_is_expired(batch):
+            raise BatchError(
+                "This plan has expired: Hint and the contacts may have changed since. "
+                "Preview again, then apply the new plan."
+            )
+        _ensure_none_active(batch.practice)
+        rows = BatchRow.objects.filter(batch=batch)
+        # The rows the plan decided are decided again as they run (the same decision when
+        # nothing changed); lines skipped at upload and patients without an id stay as planned.
+        rows = rows.exclude(planned_outcome__in=["", *UPLOAD_OUTCOMES])
+        if batch.kind == Batch.Kind.PATIENTS_TO_CONTACTS:
+            rows = rows.exclude(patient_id="")
+        rows.update(outcome=Outcome.PENDING, updated_at=timezone.now())
+        batch.plan_counts = dict(batch.counts or {})
+        batch.applied_at = timezone.now()
+        batch.status = Batch.Status.QUEUED
+        batch.checkpoint = 0
+        batch.phase = ""
+        batch.message = ""
+        batch_recount(batch)
+        batch.save()
+        _audit(batch, actor, "batch.applied")
         _enqueue_run(batch)
     return batch
 
@@ -168,7 +227,13 @@ def batch_resume(*, batch: Batch, actor: Actor) -> Batch:
 def outcome_counts(batch: Batch) -> list[tuple[str, str, int]]:
     """(outcome, label, count) for the results page, in the order of the outcome list."""
     counts = Counter(batch.counts or {})
-    return [(value, label, counts[value]) for value, label in Outcome.choices if counts[value]]
+    # A plan's rows say what applying would do.
+    labels = plans.PLANNED_LABELS if batch.is_planning else {}
+    return [
+        (value, labels.get(value, label), counts[value])
+        for value, label in Outcome.choices
+        if counts[value]
+    ]
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -184,12 +249,15 @@ def _finish(batch: Batch, status: str, message: str = "") -> None:
     )
 
 
+_FINISHED = (Batch.Status.DONE, Batch.Status.ABORTED, Batch.Status.PLANNED)
+
+
 def _claim(batch_id: int) -> Batch | None:
     """Mark the batch running; None when there is nothing (more) to run."""
     with transaction.atomic():
         batch = Batch.objects.select_for_update().filter(pk=batch_id).first()
-        if batch is None or batch.status in (Batch.Status.DONE, Batch.Status.ABORTED):
-            return None  # a rerun of a finished batch does nothing
+        if batch is None or batch.status in _FINISHED:
+            return None  # a rerun of a finished batch (or plan) does nothing
         if batch.status == Batch.Status.ABORTING:
             batch_recount(batch)
             _finish(batch, Batch.Status.ABORTED, abort_summary(batch))
@@ -248,7 +316,19 @@ def batch_run(*, batch_id: int) -> None:
         )
         raise
     batch_recount(batch)
+    if batch.is_planning:
+        batch.planned_at = timezone.now()
+        batch.plan_counts = dict(batch.counts)
+        batch.save(update_fields=["planned_at", "plan_counts"])
+        _finish(batch, Batch.Status.PLANNED, "Plan ready: nothing was written to Hint or here.")
+        return
     done_message = "Finished."
+    redecided = BatchRow.objects.filter(batch=batch, redecided=True).count() if batch.is_plan else 0
+    if redecided:
+        done_message = (
+            f"Plan applied; {redecided} rows had changed since the plan and were decided again "
+            "(flagged in the rows)."
+        )
     if batch.writes_owed:
         done_message = (
             f"Finished; {batch.writes_owed} of {batch.writes_total} writes to Hint were not "

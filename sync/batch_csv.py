@@ -19,24 +19,20 @@ from django.utils import timezone
 from handshake.audit import Actor
 from handshake.hint_access import PracticeApi
 from hintpartner.hint import errors
-from hintpartner.hint.paths import PATIENT_ID
+from hintpartner.hint.paths import PATIENT_FIELDS, PATIENT_ID
 from hintpartner.hint.policy import error_sentence
-from sync import fieldmap
-from sync.batch_progress import (
-    AbortWatch,
-    BatchStopped,
-    Outcome,
-    batch_recount,
-    stop_if_token_refused,
-)
+from sync import fieldmap, plans
+from sync.batch_progress import AbortWatch, BatchStopped, batch_recount, stop_if_token_refused
 from sync.contacts import link_save
 from sync.matching import contact_key, has_demographics, patient_matches
-from sync.merge import MergeResult, Situation, merge
+from sync.merge import MergeResult, Situation, field_changes, merge
 from sync.models import Batch, BatchRow, Contact, SyncOptions
 from sync.options import options_for
 from sync.outbound import link_body
 from sync.pipeline import Pipeline
 
+Outcome = BatchRow.Outcome
+UPDATED_AT = PATIENT_FIELDS["updated_at"]
 SEARCH_LIMIT = 100
 # How many rows ahead the (list) searches run, in threads.
 SEARCH_AHEAD = 3
@@ -56,7 +52,8 @@ class Write:
 
 
 def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
-    """Every pending row in order; a row is linked only once Hint took its write."""
+    """Every pending row in order; a row is linked only once Hint took its write. A plan only
+    decides each row (nothing is written); an applied plan follows its rows."""
     options = options_for(batch.practice)
     rows = _pending_rows(batch)
     pipe: Pipeline[BatchRow, Write] = Pipeline(
@@ -66,6 +63,8 @@ def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
         name="csv",
         quiet_on_stop=(BatchStopped,),  # a refused token, again for the write in flight
     )
+    # Patients a plan links on earlier rows are linked already for the rows after them.
+    planned = _plan_claimed(batch) if batch.is_planning else set()
     watch = AbortWatch(batch)
     watch.check()
     with pipe:
@@ -73,7 +72,7 @@ def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
             # Before the row's PATCH: once an abort is seen, only the PATCH in flight is sent.
             watch.tick()
             # A patient whose write is still in flight counts as linked already.
-            claimed = {pipe.in_flight.patient_id} if pipe.in_flight else set()
+            claimed = {pipe.in_flight.patient_id} if pipe.in_flight else planned
             write = csv_row_plan(batch, row, hint, search, claimed)
             if write is None:
                 pipe.send(None)
@@ -85,6 +84,11 @@ def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
             if done % PROGRESS_EVERY == 0:
                 _progress(batch, row.position)
     _progress(batch, batch.total)
+
+
+def _plan_claimed(batch: Batch) -> set[str]:
+    rows = BatchRow.objects.filter(batch=batch, outcome=Outcome.LINKED).exclude(patient_id="")
+    return set(rows.values_list("patient_id", flat=True))
 
 
 def _pending_rows(batch: Batch, *, chunk: int = 200) -> Iterator[BatchRow]:
@@ -101,6 +105,91 @@ def _pending_rows(batch: Batch, *, chunk: int = 200) -> Iterator[BatchRow]:
         last = rows[-1].position
 
 
+@dataclass
+class CsvDecision:
+    """What one contact of the CSV does: the one decision a run, a plan and an applied plan
+    share. LINKED names the single matching `patient` and the merge."""
+
+    outcome: str
+    message: str = ""
+    patient_id: str = ""
+    patient: dict[str, Any] | None = None
+    result: MergeResult | None = None
+    fingerprint: str = ""
+
+
+def csv_decide(
+    practice: Any,
+    contact: Contact | None,
+    candidates: list[dict[str, Any]] | errors.HintError | None,
+    claimed: set[str] | frozenset[str] = frozenset(),
+) -> CsvDecision:
+    """Decide one contact from Hint's search answer (`candidates`; None when no search was
+    needed). The match is exact on normalized names and birth date, checked here on Hint's
+    answer. Writes nothing; one query (is the patient linked here already?)."""
+    if contact is None:
+        return CsvDecision(Outcome.ERROR, "The contact was deleted after the file was uploaded.")
+    seen = [contact.pk, plans.stamp(contact.updated_at)]
+    if contact.hint_patient_id:
+        return CsvDecision(
+            Outcome.SKIPPED_LINKED,
+            "Already linked.",
+            contact.hint_patient_id,
+            fingerprint=plans.fingerprint(seen, contact.hint_patient_id),
+        )
+    key = contact_key(contact)
+    if not has_demographics(key):
+        return CsvDecision(
+            Outcome.NO_MATCH,
+            "The contact needs a first name, last name and birth date.",
+            fingerprint=plans.fingerprint(seen),
+        )
+    if isinstance(candidates, errors.HintError):
+        return CsvDecision(Outcome.ERROR, "Searching Hint failed: " + error_sentence(candidates))
+    matches = patient_matches(candidates=candidates or [], key=key)
+    seen.append(sorted((str(p.get(PATIENT_ID)), str(p.get(UPDATED_AT) or "")) for p in matches))
+    if not matches:
+        return CsvDecision(
+            Outcome.NO_MATCH,
+            "No Hint patient has this name and birth date.",
+            fingerprint=plans.fingerprint(seen),
+        )
+    if len(matches) > 1:
+        return CsvDecision(
+            Outcome.SKIPPED_MULTIPLE,
+            f"{len(matches)} Hint patients match.",
+            fingerprint=plans.fingerprint(seen),
+        )
+    data = matches[0]
+    pid = str(data.get(PATIENT_ID) or "")
+    theirs = fieldmap.patient_values(data)
+    linked = Contact.objects.for_practice(practice).filter(hint_patient_id=pid).exists()
+    linked = linked or pid in claimed
+    print_ = plans.fingerprint(seen, theirs, linked)
+    if linked:
+        return CsvDecision(
+            Outcome.SKIPPED_PATIENT_LINKED,
+            "The patient is linked to another contact.",
+            pid,
+            fingerprint=print_,
+        )
+    ours = fieldmap.contact_values(contact)
+    result = merge(situation=Situation.BATCH_CSV, contact=ours, patient=theirs)
+    return CsvDecision(Outcome.LINKED, "", pid, data, result, print_)
+
+
+def csv_changes(contact: Contact | None, decision: CsvDecision) -> list[dict]:
+    """The fields a decision changes on either side (`merge.field_changes`), for a plan."""
+    if decision.outcome != Outcome.LINKED or contact is None or decision.patient is None:
+        return []
+    changes = field_changes(
+        situation=Situation.BATCH_CSV,
+        contact=fieldmap.contact_values(contact),
+        patient=fieldmap.patient_values(decision.patient),
+    )
+    return plans.changes_saved(changes)
+
+
 def csv_row_plan(
     batch: Batch,
     row: BatchRow,
@@ -109,51 +198,49 @@ def csv_row_plan(
     claimed: set[str] | frozenset[str] = frozenset(),
 ) -> Write | None:
     """One contact of the CSV: match it in Hint (1 request) and say what to write (1 request),
-    or finish the row here when there is nothing to write (skipped, no match, an error).
-
-    The match is exact on normalized names and birth date, checked here on Hint's answer.
-    """
+    or finish the row here when there is nothing to write (skipped, no match, an error). A plan
+    keeps the decision on the row instead; an applied plan flags a row decided differently."""
     contact = row.contact
-    if contact is None:
-        _row_done(row, Outcome.ERROR, "The contact was deleted after the file was uploaded.")
+    if contact is not None:
+        row.name = contact.full_name
+    candidates: list[dict[str, Any]] | errors.HintError | None = None
+    if _search_needed(hint, row) is not None:
+        try:
+            candidates = search.result() if search is not None else _search(hint, contact)
+        except errors.HintError as exc:
+            stop_if_token_refused(exc)
+            candidates = exc
+    decision = csv_decide(batch.practice, contact, candidates, claimed)
+    if batch.is_planning:
+        _row_planned(row, decision, csv_changes(contact, decision))
+        if decision.outcome == Outcome.LINKED and isinstance(claimed, set):
+            claimed.add(decision.patient_id)
         return None
-    row.name = contact.full_name
-    if contact.hint_patient_id:
-        _row_done(row, Outcome.SKIPPED_LINKED, "Already linked.", contact.hint_patient_id)
+    if batch.is_plan and (
+        decision.fingerprint != row.fingerprint or decision.outcome != row.planned_outcome
+    ):
+        row.redecided = True
+        row.changes = csv_changes(contact, decision)
+        note = plans.redecided_note(row.planned_outcome, decision.outcome)
+        decision.message = f"{note} {decision.message}".strip()
+    if decision.outcome != Outcome.LINKED:
+        _row_done(row, decision.outcome, decision.message, decision.patient_id)
         return None
-    key = contact_key(contact)
-    if not has_demographics(key):
-        _row_done(
-            row, Outcome.NO_MATCH, "The contact needs a first name, last name and birth date."
-        )
-        return None
-    try:
-        candidates = search.result() if search is not None else _search(hint, contact)
-    except errors.HintError as exc:
-        stop_if_token_refused(exc)
-        _row_done(row, Outcome.ERROR, "Searching Hint failed: " + error_sentence(exc))
-        return None
-    matches = patient_matches(candidates=candidates, key=key)
-    if not matches:
-        _row_done(row, Outcome.NO_MATCH, "No Hint patient has this name and birth date.")
-        return None
-    if len(matches) > 1:
-        _row_done(row, Outcome.SKIPPED_MULTIPLE, f"{len(matches)} Hint patients match.")
-        return None
-    data = matches[0]
-    pid = str(data.get(PATIENT_ID) or "")
-    linked = Contact.objects.for_practice(batch.practice).filter(hint_patient_id=pid).exists()
-    if linked or pid in claimed:
-        _row_done(
-            row, Outcome.SKIPPED_PATIENT_LINKED, "The patient is linked to another contact.", pid
-        )
-        return None
-    result = merge(
-        situation=Situation.BATCH_CSV,
-        contact=fieldmap.contact_values(contact),
-        patient=fieldmap.patient_values(data),
+    assert contact is not None and decision.patient is not None and decision.result is not None
+    body = link_body(contact, decision.result.patient_updates, decision.patient)
+    return Write(row, contact, decision.patient_id, decision.result, body)
+
+
+def _row_planned(row: BatchRow, decision: CsvDecision, changes: list[dict]) -> None:
+    row.outcome = row.planned_outcome = decision.outcome
+    row.message, row.patient_id = decision.message[:500], decision.patient_id
+    row.changes, row.fingerprint = changes, decision.fingerprint
+    row.save(
+        update_fields=[
+            *("outcome", "planned_outcome", "message", "patient_id", "name", "changes"),
+            *("fingerprint", "updated_at"),
+        ]
     )
-    return Write(row, contact, pid, result, link_body(contact, result.patient_updates, data))
 
 
 def _write_landed(batch: Batch, options: SyncOptions, write: Write, sent: Future) -> None:
@@ -208,4 +295,9 @@ def _row_done(row: BatchRow, outcome: str, message: str = "", patient_id: str = 
     row.outcome, row.message = outcome, message[:500]
     if patient_id:
         row.patient_id = patient_id
-    row.save(update_fields=["outcome", "message", "patient_id", "name", "written_at", "updated_at"])
+    row.save(
+        update_fields=[
+            *("outcome", "message", "patient_id", "name", "written_at", "redecided", "changes"),
+            "updated_at",
+        ]
+    )

@@ -11,17 +11,19 @@ a resumed run sends only those still owed.
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from handshake.hint_access import PracticeApi
 from hintpartner.hint import errors
-from hintpartner.hint.paths import PAGE_SIZE, PATIENT_ID
+from hintpartner.hint.paths import PAGE_SIZE, PATIENT_FIELDS, PATIENT_ID
 from hintpartner.hint.policy import error_sentence
-from sync import fieldmap
+from sync import fieldmap, plans
 from sync.batch_progress import (
     ABORT_CHECK_SECONDS,
     WRITES_OWED,
@@ -35,7 +37,7 @@ from sync.batch_progress import (
 from sync.linking import Decision, patient_link_decide
 from sync.linking import Outcome as Link
 from sync.matching import patient_key
-from sync.merge import Situation
+from sync.merge import Situation, field_changes
 from sync.models import Batch, BatchRow, Contact
 from sync.options import options_for
 from sync.outbound import link_body
@@ -52,11 +54,18 @@ _ROW_OUTCOME = {
     Link.MULTIPLE: Outcome.SKIPPED_MULTIPLE,
     Link.NO_MATCH: Outcome.NO_MATCH,
 }
+# The decisions that change a side (their field changes are shown in a plan).
+_CHANGING = (Link.LINKED, Link.CREATED, Link.UPDATED)
 
 
 def batch_patients_run(batch: Batch, hint: PracticeApi) -> None:
-    """Read and apply every page from the checkpoint, then send the writes owed to Hint."""
+    """Read and apply every page from the checkpoint, then send the writes owed to Hint; a plan
+    only decides (nothing written), and an applied plan follows its rows."""
     pages_apply(batch, hint)
+    if batch.is_planning:
+        return
+    if batch.is_plan:
+        _rows_gone(batch)
     send_owed(batch, hint)
 
 
@@ -70,10 +79,13 @@ def pages_apply(batch: Batch, hint: PracticeApi) -> None:
     this one is written here, so Hint's latency and our database work overlap. An abort is
     looked for while a page is awaited and between the rows of a page (the page then rolls
     back whole)."""
-    create = bool(options_for(batch.practice).create_contacts_when_batch_unmatched)
+    create = batch.plan_create if batch.is_plan else _create_option(batch)
+    # Contacts a plan links on earlier pages are no candidates on later ones (a run has them
+    # linked in the database by then); rebuilt from the rows when a plan resumes.
+    taken = _plan_taken(batch) if batch.is_planning else set()
     offset = batch.checkpoint
     watch = AbortWatch(batch)
-    _phase_set(batch, Batch.Phase.READING)
+    _phase_set(batch, Batch.Phase.PLANNING if batch.is_planning else Batch.Phase.READING)
     watch.check()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patients-page")
     upcoming = _page_read(pool, hint, offset)
@@ -84,7 +96,12 @@ def pages_apply(batch: Batch, hint: PracticeApi) -> None:
             if full:
                 upcoming = _page_read(pool, hint, offset + len(items))
             with transaction.atomic():
-                page_apply(batch, items, first_position=offset + 1, create=create, watch=watch)
+                if batch.is_planning:
+                    page_plan(batch, items, first_position=offset + 1, taken=taken, watch=watch)
+                elif batch.is_plan:
+                    page_follow(batch, items, taken=taken, watch=watch)
+                else:
+                    page_apply(batch, items, first_position=offset + 1, create=create, watch=watch)
                 offset += len(items)
                 batch.checkpoint = offset
                 if total is not None:
@@ -100,6 +117,15 @@ def pages_apply(batch: Batch, hint: PracticeApi) -> None:
         # Stopping early (abort, error): a page read still under way is not waited for.
         upcoming.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _create_option(batch: Batch) -> bool:
+    return bool(options_for(batch.practice).create_contacts_when_batch_unmatched)
+
+
+def _plan_taken(batch: Batch) -> set[int]:
+    rows = BatchRow.objects.filter(batch=batch, outcome=Outcome.LINKED, contact__isnull=False)
+    return set(rows.values_list("contact_id", flat=True))
 
 
 def _page_awaited(upcoming: Future, watch: AbortWatch) -> tuple[list[dict[str, Any]], int | None]:
@@ -144,6 +170,93 @@ def _page_contacts(
     return linked, by_key
 
 
+@dataclass
+class Step:
+    """One patient of a page and what it does: the one decision a run, a plan and an applied
+    plan share. `decision` is None when Hint sent no usable patient."""
+
+    data: Any
+    patient_id: str = ""
+    name: str = ""
+    decision: Decision | None = None
+    fingerprint: str = ""
+
+
+def page_decide(
+    practice: Any,
+    items: list[Any],
+    *,
+    create: bool,
+    taken: set[int],
+    watch: AbortWatch | None = None,
+) -> list[Step]:
+    """Decide every patient of a page (`patient_link_decide`), with a few queries for the whole
+    page; writes nothing. `taken` holds the contacts linked earlier in the run (updated here)."""
+    patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
+    linked, by_key = _page_contacts(practice, patients)
+    steps: list[Step] = []
+    for data in items:
+        if watch is not None:
+            watch.tick()
+        if not isinstance(data, dict) or not data.get(PATIENT_ID):
+            steps.append(Step(data))
+            continue
+        pid = str(data[PATIENT_ID])
+        current = linked.get(pid)
+        free = [c for c in by_key.get(patient_key(data), []) if c.pk not in taken]
+        decision = patient_link_decide(
+            patient=data,
+            linked=current,
+            candidates=free,
+            situation=Situation.BATCH_PATIENTS,
+            create=create,
+        )
+        if decision.outcome is Link.LINKED and decision.contact is not None:
+            taken.add(decision.contact.pk)
+            linked[pid] = decision.contact
+        name = " ".join(str(data.get(k) or "") for k in ("first_name", "last_name")).strip()
+        steps.append(Step(data, pid, name, decision, _fingerprint(data, current, free)))
+    return steps
+
+
+def _fingerprint(data: dict[str, Any], linked: Contact | None, free: list[Contact]) -> str:
+    """What a patient's decision read: the patient (Hint's updated_at and values), its linked
+    contact and its free candidates (ids and when they last changed)."""
+    return plans.fingerprint(
+        str(data.get(PATIENT_FIELDS["updated_at"]) or ""),
+        fieldmap.patient_values(data),
+        [linked.pk, plans.stamp(linked.updated_at), linked.hint_owed_fields] if linked else None,
+        sorted((c.pk, plans.stamp(c.updated_at)) for c in free),
+    )
+
+
+def _row_fill(row: BatchRow, step: Step) -> None:
+    """The row's outcome, contact and words from its step."""
+    decision = step.decision
+    if decision is None:
+        row.outcome, row.message = Outcome.ERROR, "Hint sent a patient without an id."
+        return
+    row.patient_id, row.name = step.patient_id, step.name[:300]
+    row.outcome, row.contact = _ROW_OUTCOME[decision.outcome], decision.contact
+    row.message = ""
+    if decision.outcome is Link.MULTIPLE:
+        row.message = f"{decision.matches} contacts match this patient's name and birth date."
+
+
+def step_changes(step: Step) -> list[dict]:
+    """The fields a step changes on either side (`merge.field_changes`, as a plan shows them)."""
+    decision = step.decision
+    if decision is None or decision.outcome not in _CHANGING:
+        return []
+    theirs = fieldmap.patient_values(step.data)
+    ours = fieldmap.contact_values(decision.contact) if decision.contact is not None else {}
+    situation = (
+        Situation.PATIENT_UPDATED if decision.outcome is Link.UPDATED else Situation.BATCH_PATIENTS
+    )
+    changes = field_changes(situation=situation, contact=ours, patient=theirs)
+    return plans.changes_saved(changes, only={*decision.contact_updates, *decision.patient_updates})
+
+
 def page_apply(
     batch: Batch,
     items: list[dict[str, Any]],
@@ -154,51 +267,135 @@ def page_apply(
 ) -> None:
     """Decide and write one page of patients, with a few queries for the whole page (and an
     abort check at most every second)."""
-    practice = batch.practice
-    patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
-    linked, by_key = _page_contacts(practice, patients)
-    rows: list[BatchRow] = []
-    new_contacts: list[tuple[Contact, BatchRow]] = []
-    taken: set[int] = set()
-    for position, data in enumerate(items, start=first_position):
-        if watch is not None:
-            watch.tick()
-        row = BatchRow(practice=practice, batch=batch, position=position)
+    steps = page_decide(batch.practice, items, create=create, taken=set(), watch=watch)
+    rows = [
+        BatchRow(practice=batch.practice, batch=batch, position=position)
+        for position in range(first_position, first_position + len(steps))
+    ]
+    for row, step in zip(rows, steps, strict=True):
+        _row_fill(row, step)
+    _steps_carry_out(batch, list(zip(steps, rows, strict=True)))
+    # A resumed page may already have rows from a killed run that did not commit: none exist,
+    # because the page commits as a whole; ignore_conflicts only guards a manual rerun.
+    BatchRow.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    _page_count(batch, rows)
+
+
+def page_plan(
+    batch: Batch,
+    items: list[dict[str, Any]],
+    *,
+    first_position: int,
+    taken: set[int],
+    watch: AbortWatch | None = None,
+) -> None:
+    """Decide one page of a plan and keep it as rows (outcome, changes, fingerprint); nothing
+    else is written."""
+    steps = page_decide(batch.practice, items, create=batch.plan_create, taken=taken, watch=watch)
+    rows = []
+    for position, step in enumerate(steps, start=first_position):
+        row = BatchRow(practice=batch.practice, batch=batch, position=position)
+        _row_fill(row, step)
+        row.planned_outcome = row.outcome
+        row.changes, row.fingerprint = step_changes(step), step.fingerprint
         rows.append(row)
-        if not isinstance(data, dict) or not data.get(PATIENT_ID):
-            row.outcome, row.message = Outcome.ERROR, "Hint sent a patient without an id."
+    BatchRow.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    _page_count(batch, rows)
+
+
+def page_follow(
+    batch: Batch, items: list[dict[str, Any]], *, taken: set[int], watch: AbortWatch | None = None
+) -> None:
+    """Apply a plan to one page: each patient's planned row gets the same decision when what it
+    read is unchanged, else the new decision, flagged. A patient the plan did not see is left
+    alone (previewing again includes it)."""
+    steps = page_decide(batch.practice, items, create=batch.plan_create, taken=taken, watch=watch)
+    ids = [s.patient_id for s in steps if s.patient_id]
+    pending = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING, patient_id__in=ids)
+    planned = {row.patient_id: row for row in pending}
+    followed: list[tuple[Step, BatchRow]] = []
+    unplanned: list[BatchRow] = []
+    for step in steps:
+        row = planned.pop(step.patient_id, None) if step.patient_id else None
+        if row is None:
+            if step.patient_id:
+                unplanned.append(_row_unplanned(batch, step))
             continue
-        pid = str(data[PATIENT_ID])
-        row.patient_id = pid
-        row.name = " ".join(str(data.get(k) or "") for k in ("first_name", "last_name")).strip()
-        decision = patient_link_decide(
-            patient=data,
-            linked=linked.get(pid),
-            candidates=by_key.get(patient_key(data), []),
-            situation=Situation.BATCH_PATIENTS,
-            create=create,
-            taken=taken,
-        )
-        row.outcome, row.contact = _ROW_OUTCOME[decision.outcome], decision.contact
-        if decision.outcome is Link.MULTIPLE:
-            row.message = f"{decision.matches} contacts match this patient's name and birth date."
-        elif decision.outcome is Link.CREATED:
-            new_contacts.append((_contact_new(batch, pid, decision), row))
+        _row_fill(row, step)
+        if step.fingerprint != row.fingerprint or row.outcome != row.planned_outcome:
+            row.redecided = True
+            row.changes = step_changes(step)
+            row.message = (
+                plans.redecided_note(row.planned_outcome, row.outcome) + " " + row.message
+            )[:500]
+        followed.append((step, row))
+    _steps_carry_out(batch, followed)
+    rows = [row for _step, row in followed]
+    BatchRow.objects.bulk_update(rows, _FOLLOWED_FIELDS, batch_size=500)
+    if unplanned:
+        last = BatchRow.objects.filter(batch=batch).aggregate(n=Max("position"))["n"] or 0
+        for position, row in enumerate(unplanned, start=last + 1):
+            row.position = position
+        BatchRow.objects.bulk_create(unplanned, batch_size=500)
+    _page_count(batch, rows + unplanned)
+
+
+_FOLLOWED_FIELDS = [
+    "outcome",
+    "message",
+    "contact",
+    "name",
+    "push_body",
+    "redecided",
+    "changes",
+    "updated_at",
+]
+
+
+def _row_unplanned(batch: Batch, step: Step) -> BatchRow:
+    return BatchRow(
+        practice=batch.practice,
+        batch=batch,
+        position=0,
+        patient_id=step.patient_id,
+        name=step.name[:300],
+        outcome=Outcome.NOT_PLANNED,
+        message="New in Hint since the plan: left alone. Preview again to include it.",
+    )
+
+
+def _rows_gone(batch: Batch) -> None:
+    """Planned rows whose patient Hint no longer lists: nothing was done for them."""
+    gone = BatchRow.objects.filter(batch=batch, outcome=Outcome.PENDING)
+    if gone.update(
+        outcome=Outcome.ERROR,
+        redecided=True,
+        message="Hint no longer lists this patient; nothing was done.",
+        updated_at=timezone.now(),
+    ):
+        batch_recount(batch)
+        batch.save(update_fields=["counts", "processed", "updated_at"])
+
+
+def _steps_carry_out(batch: Batch, followed: list[tuple[Step, BatchRow]]) -> None:
+    """Write what each step decided: contacts updated, linked or created (in bulk), and each
+    new link's write owed to Hint kept on its row (`push_body`)."""
+    new_contacts: list[tuple[Contact, BatchRow]] = []
+    for step, row in followed:
+        decision = step.decision
+        if decision is None:
+            continue
+        if decision.outcome is Link.CREATED:
+            new_contacts.append((_contact_new(batch, step.patient_id, decision), row))
         elif decision.outcome in (Link.UPDATED, Link.LINKED):
-            contact = _contact_take(batch, pid, decision)
+            contact = _contact_take(batch, step.patient_id, decision)
             if decision.makes_link:
-                taken.add(contact.pk)
-                linked[pid] = contact
-                row.push_body = link_body(contact, decision.patient_updates, data)
+                row.push_body = link_body(contact, decision.patient_updates, step.data)
     if new_contacts:
         Contact.objects.bulk_create([c for c, _ in new_contacts], batch_size=500)
         for contact, row in new_contacts:
             row.contact = contact
             row.push_body = link_body(contact, {}, None)
-    # A resumed page may already have rows from a killed run that did not commit: none exist,
-    # because the page commits as a whole; ignore_conflicts only guards a manual rerun.
-    BatchRow.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-    _page_count(batch, rows)
 
 
 def _contact_take(batch: Batch, patient_id: str, decision: Decision) -> Contact:

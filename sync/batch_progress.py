@@ -102,6 +102,11 @@ def abort_summary(batch: Batch) -> str:
     """What an aborted batch did and did not do, from its (recounted) counts."""
     total = batch.total if batch.total else "?"
     sent = batch.writes_sent
+    if batch.is_planning:
+        return (
+            f"Aborted: the plan was not finished ({batch.processed} of {total} rows decided). "
+            "Nothing was written."
+        )
     if batch.kind == Batch.Kind.PATIENTS_TO_CONTACTS:
         return (
             f"Aborted. Contacts in step: {batch.processed} of {total}. "

@@ -1,8 +1,11 @@
 """Reading the CSV of contact ids for a contacts -> patients batch.
 
 The first column holds our contact ids; a header row is optional; a report's trailing text (after
-a blank line, or non-id lines at the end) is ignored and listed. Anything else that is wrong
-refuses the whole file with a message saying what to fix: nothing is queued from a bad file.
+a blank line, or non-id lines at the end) is ignored and listed. Every other line becomes a row of
+the batch (and of its plan): a contact id to sync, or a row that says why it is skipped (a line
+that is not a contact id, an id repeated in the file, an id that is not this practice's
+contact). A file that cannot be read, or holds no usable id at all, is refused with a message
+saying what to fix: nothing is queued from it.
 
 The file is read as a stream, a line at a time (an upload over Django's in-memory size is already
 a temporary file), and reading stops at `SYNC_CSV_MAX_ROWS` ids: memory stays bounded by the
@@ -19,7 +22,12 @@ from typing import IO, Any
 
 from django.conf import settings
 
-from sync.models import Contact
+from sync.models import BatchRow, Contact
+
+Outcome = BatchRow.Outcome
+# A row of the batch from one line: (contact id or None, the line's id or text, the outcome
+# decided at upload (PENDING: to sync), why).
+CsvRow = tuple[int | None, str, str, str]
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_LISTED = 10
@@ -37,10 +45,20 @@ class CsvError(ValueError):
 
 @dataclass
 class ParsedCsv:
-    contact_ids: list[int] = field(default_factory=list)
+    """The data lines in order: an id (int) the first time it appears, else (outcome, text) for
+    an id repeated or a line that is not an id."""
+
+    items: list[int | tuple[str, str]] = field(default_factory=list)
     header: str = ""
     ignored_lines: list[str] = field(default_factory=list)
-    duplicates: int = 0
+
+    @property
+    def contact_ids(self) -> list[int]:
+        return [item for item in self.items if isinstance(item, int)]
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for i in self.items if isinstance(i, tuple) and i[0] == Outcome.DUPLICATE)
 
 
 def _as_id(cell: str) -> int | None:
@@ -134,12 +152,10 @@ class _Reading:
         self.seen: set[int] = set()
         self.started = False  # past leading blank lines and the header
         self.ended = False  # past the first blank line after the data: trailing text
-        # Non-id lines after the data: trailing text at the end, wrong if an id follows.
+        # Non-id lines after the data: trailing text at the end, rows if an id follows.
         self.maybe_trailing: list[str] = []
         self.maybe_trailing_count = 0
-        self.maybe_bad: list[str] = []
-        self.bad: list[str] = []
-        self.bad_count = 0
+        self.maybe_bad: list[tuple[str, str]] = []
 
     def ignore(self, cells: list[str]) -> None:
         if any(c.strip() for c in cells) and len(self.result.ignored_lines) < MAX_IGNORED_KEPT:
@@ -155,36 +171,42 @@ class _Reading:
                 self.trailing_flush()
                 self.ignore(cells)
         elif (cid := _as_id(first)) is None:
-            if not self.started and not self.result.contact_ids:
+            if not self.started and not self.result.items:
                 self.started = True
                 self.result.header = ",".join(cells)[:200]
                 return
             self.maybe_trailing_count += 1
             if len(self.maybe_trailing) < MAX_IGNORED_KEPT:
                 self.maybe_trailing.append(",".join(cells)[:300])
-            if len(self.maybe_bad) < MAX_LISTED:
-                self.maybe_bad.append(f"line {number}: {first[:40]!r}")
+            # Kept until an id follows (they are rows then) or the file ends (trailing text);
+            # bounded like the ids: more than the limit of them refuses the file.
+            if self.maybe_trailing_count + self.rows > self.limit:
+                self.over_limit()
+            self.maybe_bad.append((Outcome.NOT_AN_ID, f"line {number}: {first[:60]}"))
         else:
             self.started = True
             self.id_line(cid)
 
+    def over_limit(self) -> None:
+        raise CsvError(
+            f"This file has more than {self.limit:,} contact ids, the most one file may "
+            f"hold. Split it into files of at most {self.limit:,} rows and upload them one "
+            "after another; nothing was started."
+        )
+
     def id_line(self, cid: int) -> None:
         if self.maybe_trailing_count:  # not trailing after all: an id follows them
-            self.bad_count += self.maybe_trailing_count
-            self.bad.extend(self.maybe_bad[: MAX_LISTED - len(self.bad)])
+            self.rows += self.maybe_trailing_count
+            self.result.items.extend(self.maybe_bad)
             self.maybe_trailing, self.maybe_trailing_count, self.maybe_bad = [], 0, []
         self.rows += 1
         if self.rows > self.limit:
-            raise CsvError(
-                f"This file has more than {self.limit:,} contact ids, the most one file may "
-                f"hold. Split it into files of at most {self.limit:,} rows and upload them one "
-                "after another; nothing was started."
-            )
+            self.over_limit()
         if cid in self.seen:
-            self.result.duplicates += 1
+            self.result.items.append((Outcome.DUPLICATE, str(cid)))
             return
         self.seen.add(cid)
-        self.result.contact_ids.append(cid)
+        self.result.items.append(cid)
 
     def trailing_flush(self) -> None:
         room = MAX_IGNORED_KEPT - len(self.result.ignored_lines)
@@ -198,34 +220,48 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], limit: int) -> ParsedCsv:
         reading.line(number, cells)
     # Non-id lines at the very end (no blank line before them) are trailing text too.
     reading.trailing_flush()
-    if reading.bad_count:
-        raise CsvError(
-            "These lines do not start with a contact id: "
-            + _listing(reading.bad, reading.bad_count)
-            + ". Put the contact ids in the first column."
-        )
     result = reading.result
-    if not result.contact_ids:
+    if not any(isinstance(item, int) for item in result.items):
         raise CsvError("The file holds no contact ids. Put the contact ids in the first column.")
     return result
 
 
-def csv_check_ids(*, practice: Any, parsed: ParsedCsv) -> None:
-    """Refuse the file when an id is not one of this practice's contacts (checked in chunks:
-    no IN list longer than `CHECK_CHUNK`)."""
+def csv_rows(*, practice: Any, parsed: ParsedCsv) -> Iterator[CsvRow]:
+    """The batch's rows, one per data line, in order: ids checked against the practice's
+    contacts `CHECK_CHUNK` at a time (no longer IN list). Raises CsvError, once read through,
+    when no line names one of this practice's contacts (the caller's transaction then keeps
+    nothing)."""
+    contacts = Contact.objects.for_practice(practice)
+    usable = 0
     unknown: list[int] = []
     unknown_count = 0
-    ids = parsed.contact_ids
-    contacts = Contact.objects.for_practice(practice)
-    for start in range(0, len(ids), CHECK_CHUNK):
-        chunk = ids[start : start + CHECK_CHUNK]
-        known = set(contacts.filter(pk__in=chunk).values_list("pk", flat=True))
-        missing = [cid for cid in chunk if cid not in known]
-        unknown_count += len(missing)
-        unknown.extend(missing[: MAX_LISTED - len(unknown)])
-    if unknown_count:
+    items = parsed.items
+    for start in range(0, len(items), CHECK_CHUNK):
+        chunk = items[start : start + CHECK_CHUNK]
+        ids = [item for item in chunk if isinstance(item, int)]
+        known = set(contacts.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+        for item in chunk:
+            if isinstance(item, tuple):
+                outcome, text = item
+                yield None, text[:100], outcome, _SKIP_REASONS[outcome]
+            elif item in known:
+                usable += 1
+                yield item, str(item), Outcome.PENDING, ""
+            else:
+                unknown_count += 1
+                if len(unknown) < MAX_LISTED:
+                    unknown.append(item)
+                yield None, str(item), Outcome.UNKNOWN, _SKIP_REASONS[Outcome.UNKNOWN]
+    if not usable:
         raise CsvError(
-            "These ids are not contacts of this practice: "
+            "The ids in this file are not contacts of this practice: "
             + _listing(unknown, unknown_count)
-            + ". Correct the file and upload it again; nothing was started."
+            + ". Export the contacts of this practice and upload that file; nothing was started."
         )
+
+
+_SKIP_REASONS = {
+    Outcome.NOT_AN_ID: "This line does not start with a contact id.",
+    Outcome.DUPLICATE: "This id is earlier in the file; it is synced once.",
+    Outcome.UNKNOWN: "No contact of this practice has this id.",
+}

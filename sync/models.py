@@ -271,10 +271,19 @@ class Batch(PracticeOwned):
         ABORTED = "aborted", "aborted"
         DONE = "done", "finished"
         FAILED = "failed", "stopped by an error"
+        PLANNED = "planned", "plan ready, nothing written"
 
     class Phase(models.TextChoices):
         READING = "reading", "reading Hint's patients and bringing contacts in step"
         WRITING = "writing", "writing to Hint"
+        PLANNING = "planning", "reading and deciding (nothing is written)"
+
+    class Mode(models.TextChoices):
+        """RUN decides and writes as it goes; PLAN decides first without writing (a preview),
+        then, once applied, carries out exactly the rows it planned (`sync.plans`)."""
+
+        RUN = "run", "batch"
+        PLAN = "plan", "plan"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.ABORTING)
     # Keys of `counts` that are not row outcomes: writes Hint took, and writes still owed to it.
@@ -283,6 +292,7 @@ class Batch(PracticeOwned):
 
     sync_id = models.CharField("Batch Sync ID", max_length=40, unique=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.RUN)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     started_by = models.CharField(max_length=200, blank=True)
     total = models.PositiveIntegerField(default=0)
@@ -296,6 +306,12 @@ class Batch(PracticeOwned):
     # CSV input: the file name and the trailing report lines that were ignored.
     source_name = models.CharField(max_length=255, blank=True)
     ignored_lines = models.JSONField(default=list)
+    # A plan: when its reading finished (it expires SYNC_PLAN_TTL_HOURS later), the "create a
+    # contact when no match" option it was decided with, its counts, and when it was applied.
+    planned_at = models.DateTimeField(null=True, blank=True)
+    plan_create = models.BooleanField(default=False)
+    plan_counts = models.JSONField(default=dict, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -312,10 +328,19 @@ class Batch(PracticeOwned):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def is_plan(self) -> bool:
+        return self.mode == self.Mode.PLAN
+
+    @property
+    def is_planning(self) -> bool:
+        """A plan still being decided (or waiting to be applied): nothing written yet."""
+        return self.is_plan and self.applied_at is None
+
+    @property
     def percent(self) -> int:
         """Rows done (contacts in step) of all rows; the writes to Hint have their own bar."""
         if not self.total:
-            return 100 if self.status == self.Status.DONE else 0
+            return 100 if self.status in (self.Status.DONE, self.Status.PLANNED) else 0
         return min(100, 100 * self.processed // self.total)
 
     @property
@@ -353,6 +378,10 @@ class BatchRow(PracticeOwned):
         SKIPPED_PATIENT_LINKED = "skipped_patient_linked", "skipped: patient linked elsewhere"
         SKIPPED_MULTIPLE = "skipped_multiple", "skipped: several matches"
         NO_MATCH = "no_match", "no match"
+        NOT_AN_ID = "not_an_id", "skipped: not a contact id"
+        DUPLICATE = "duplicate", "skipped: id repeated in the file"
+        UNKNOWN = "unknown", "skipped: not a contact of this practice"
+        NOT_PLANNED = "not_planned", "skipped: not in the plan"
         ERROR = "error", "error"
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
@@ -368,13 +397,24 @@ class BatchRow(PracticeOwned):
     push_body = models.JSONField(null=True, blank=True)
     # When Hint took the row's write (null: none sent, or none needed).
     written_at = models.DateTimeField(null=True, blank=True)
+    # A plan's row: the outcome it planned (blank: decided at upload, or not a plan), the field
+    # changes it showed (`sync.merge.FieldChange`s that change a side), a fingerprint of what
+    # the decision read, and whether applying found that changed and decided again.
+    planned_outcome = models.CharField(max_length=30, choices=Outcome.choices, blank=True)
+    changes = models.JSONField(default=list, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    redecided = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["batch", "position"], name="batch_row_position")
         ]
-        indexes = [models.Index(fields=["batch", "outcome"], name="batch_row_outcome")]
+        indexes = [
+            models.Index(fields=["batch", "outcome"], name="batch_row_outcome"),
+            # Applying a patients plan finds each page's rows by patient id.
+            models.Index(fields=["batch", "patient_id"], name="batch_row_patient"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.batch_id}#{self.position} {self.outcome}"

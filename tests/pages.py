@@ -69,6 +69,39 @@ def page_catalogue(practice: Practice) -> list[tuple[str, str]]:
         name="Alice Moreau",
         patient_id=PATIENT_ID,
     )
+    plan = Batch.objects.create(
+        practice=practice,
+        sync_id="BS-20261202-PLAN",
+        kind="patients_to_contacts",
+        mode="plan",
+        status="planned",
+        total=2,
+        processed=2,
+        counts={"linked": 1, "no_match": 1},
+        plan_counts={"linked": 1, "no_match": 1},
+        planned_at=now,
+        started_by="Avery Admin",
+    )
+    BatchRow.objects.create(
+        practice=practice,
+        batch=plan,
+        position=1,
+        outcome="linked",
+        planned_outcome="linked",
+        contact_id=contact.pk,
+        name="Alice Moreau",
+        patient_id=PATIENT_ID,
+        changes=[
+            {
+                "field": "city",
+                "label": "City",
+                "contact": "",
+                "patient": "Lyon",
+                "after": "Lyon",
+                "to": "to the contact",
+            }
+        ],
+    )
     log = SyncLog.objects.create(
         practice=practice,
         level="error",
@@ -110,6 +143,7 @@ def page_catalogue(practice: Practice) -> list[tuple[str, str]]:
         ("sync to hint", reverse("sync:contact-sync", args=[contact.pk])),
         ("batches", reverse("sync:batches")),
         ("batch", reverse("sync:batch-detail", args=[batch.pk])),
+        ("batch plan", reverse("sync:batch-detail", args=[plan.pk])),
         ("sync log", reverse("sync:log")),
         ("sync log entry", reverse("sync:log-detail", args=[log.pk])),
         ("sync options", reverse("sync:options")),

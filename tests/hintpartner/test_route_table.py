@@ -81,6 +81,9 @@ ROUTES: list[tuple[str, str | None, dict[str, tuple[str | None, int]]]] = [
     ("sync:batch-abort", "batch", {"POST": ("administer", 303)}),
     ("sync:batch-resume", "batch", {"POST": ("administer", 409)}),
     ("sync:batch-rows-csv", "batch", {"GET": ("view_settings", 200)}),
+    ("sync:batch-plan-patients", None, {"POST": ("administer", 409)}),
+    ("sync:batch-plan-csv", None, {"POST": ("administer", 400)}),
+    ("sync:batch-apply", "batch", {"POST": ("administer", 409)}),
     ("sync:log", None, {"GET": ("view_settings", 200)}),
     ("sync:log-detail", "log", {"GET": ("view_settings", 200)}),
     ("sync:log-retry", "log", {"POST": ("edit_records", 303)}),
@@ -111,6 +114,7 @@ ROUTES: list[tuple[str, str | None, dict[str, tuple[str | None, int]]]] = [
 # no running batch, and B's session is in no patient's chart.
 OUTSIDER = {
     ("sync:batch-start-patients", "POST"): 303,
+    ("sync:batch-plan-patients", "POST"): 303,
     ("interactions:note-new", "POST"): 400,
 }
 # Statuses with only the session key in the request: 400 is the form's own refusal, 409 the

@@ -28,3 +28,8 @@ def make_contact(practice: Any, **overrides: Any) -> Contact:
     }
     fields.update(overrides)
     return Contact.objects.create(practice=practice, **fields)
+
+
+def id_rows(contact_ids: list[int]) -> list[tuple[int, str, str, str]]:
+    """A CSV batch's rows for these contact ids (as `sync.csv_input.csv_rows` yields them)."""
+    return [(cid, str(cid), "pending", "") for cid in contact_ids]

@@ -16,7 +16,7 @@ from handshake.audit import Actor
 from sync import batch_control, batch_patients, batch_progress
 from sync.models import Batch, BatchRow, Contact
 from sync.options import options_for
-from tests.sync.helpers import make_contact
+from tests.sync.helpers import id_rows, make_contact
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +204,7 @@ def test_abort_of_a_csv_batch_sends_nothing_after_it_is_seen_but_the_write_in_fl
     )
     seen = abort_when(lambda: len(_patches(mocked_hint)) >= 5)
     batch = batch_control.batch_start_csv(
-        practice=practice_a, actor=ADMIN, contact_ids=[c.pk for c in contacts]
+        practice=practice_a, actor=ADMIN, rows=id_rows([c.pk for c in contacts])
     )
 
     batch_control.batch_run(batch_id=batch.pk)

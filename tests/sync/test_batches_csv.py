@@ -12,7 +12,7 @@ from handshake.audit import Actor
 from hintpartner.hint import api
 from sync import batch_control, batch_csv
 from sync.models import Batch, BatchRow, Contact
-from tests.sync.helpers import make_contact
+from tests.sync.helpers import id_rows, make_contact
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def _serve(mocked, hint_url, by_last_name):
 
 def _start(practice, contacts):
     return batch_control.batch_start_csv(
-        practice=practice, actor=Actor(label="Admin"), contact_ids=[c.pk for c in contacts]
+        practice=practice, actor=Actor(label="Admin"), rows=id_rows([c.pk for c in contacts])
     )
 
 

@@ -1,4 +1,5 @@
-"""Reading the CSV of contact ids: header optional, trailing report text, bad files."""
+"""Reading the CSV of contact ids: header optional, trailing report text, lines that become rows
+with a reason, bad files."""
 
 import codecs
 import io
@@ -7,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from sync import csv_input
-from sync.csv_input import MAX_BYTES, CsvError, csv_check_ids, csv_parse
+from sync.csv_input import MAX_BYTES, CsvError, csv_parse, csv_rows
 from tests.sync.helpers import make_contact
 
 
@@ -45,6 +46,7 @@ def test_a_utf8_bom_semicolons_and_duplicates_are_handled():
     parsed = csv_parse(codecs.BOM_UTF8 + b"id;name\n12;Ana\n12;Ana\n13;Bo\n")
     assert parsed.contact_ids == [12, 13]
     assert parsed.duplicates == 1
+    assert parsed.items == [12, ("duplicate", "12"), 13]  # the repeat stays a row, in place
 
 
 def test_utf16_from_a_spreadsheet_is_read():
@@ -58,7 +60,7 @@ def test_utf16_from_a_spreadsheet_is_read():
         ("id\n12,Zoë\n".encode("latin-1"), "ids.csv", "not in UTF-8"),
         (b"", "ids.csv", "empty"),
         (b"id\n", "ids.csv", "no contact ids"),
-        (b"12\nabc\n13\n", "ids.csv", "line 2"),
+        (b"id\nabc\ndef\n", "ids.csv", "no contact ids"),
         (b"12\n", "ids.pdf", ".csv"),
     ],
 )
@@ -72,13 +74,38 @@ def test_a_file_over_20_mb_is_refused():
         csv_parse(b"1\n" * (MAX_BYTES // 2 + 1))
 
 
-def test_ids_that_are_not_this_practices_contacts_are_refused_and_listed(practice_a, practice_b):
-    ours = make_contact(practice_a)
+def test_a_line_without_an_id_between_ids_becomes_a_row_saying_so():
+    parsed = csv_parse(b"12\nabc\n13\n")
+    assert parsed.items == [12, ("not_an_id", "line 2: abc"), 13]
+    assert parsed.ignored_lines == []
+
+
+@pytest.mark.django_db
+def test_each_line_becomes_a_row_with_its_reason(practice_a, practice_b):
+    ours, other = make_contact(practice_a), make_contact(practice_a)
     theirs = make_contact(practice_b)
-    parsed = csv_parse(f"{ours.pk}\n{theirs.pk}\n999999\n".encode())
-    with pytest.raises(CsvError, match=rf"{theirs.pk}, 999999"):
-        csv_check_ids(practice=practice_a, parsed=parsed)
-    csv_check_ids(practice=practice_a, parsed=csv_parse(f"{ours.pk}\n".encode()))
+    raw = f"id\n{ours.pk}\nabc\n{theirs.pk}\n{ours.pk}\n999999\n{other.pk}\n\nFooter\n"
+    parsed = csv_parse(raw.encode())
+    rows = list(csv_rows(practice=practice_a, parsed=parsed))
+    assert [(cid, outcome) for cid, _ref, outcome, _why in rows] == [
+        (ours.pk, "pending"),
+        (None, "not_an_id"),
+        (None, "unknown"),  # practice B's contact is not ours
+        (None, "duplicate"),
+        (None, "unknown"),
+        (other.pk, "pending"),
+    ]
+    assert rows[1][1] == "line 3: abc" and "does not start with a contact id" in rows[1][3]
+    assert rows[2][1] == str(theirs.pk) and "No contact of this practice" in rows[2][3]
+    assert parsed.ignored_lines == ["Footer"]
+
+
+@pytest.mark.django_db
+def test_a_file_with_no_id_of_this_practice_is_refused_naming_them(practice_a, practice_b):
+    theirs = make_contact(practice_b)
+    parsed = csv_parse(f"{theirs.pk}\n999999\n".encode())
+    with pytest.raises(CsvError, match=rf"not contacts of this practice: {theirs.pk}, 999999"):
+        list(csv_rows(practice=practice_a, parsed=parsed))
 
 
 class ReadSizes(io.BytesIO):
@@ -120,15 +147,15 @@ def test_the_row_limit_is_a_setting_and_a_file_at_the_limit_is_fine():
         csv_parse(b"1\n2\n3\n4\n")
 
 
-def test_wrong_lines_in_the_middle_are_counted_past_the_ones_listed():
-    raw = b"1\n" + b"x\n" * 15 + b"2\n"
-    with pytest.raises(CsvError, match=r"line 2: 'x'.*\(and 5 more\)"):
-        csv_parse(raw)
+def test_lines_without_an_id_count_toward_the_row_limit():
+    with pytest.raises(CsvError, match="more than 5 contact ids"):
+        csv_parse(b"1\n" + b"x\n" * 15 + b"2\n", limit=5)
 
 
+@pytest.mark.django_db
 def test_ids_are_checked_against_the_practice_in_chunks(practice_a, monkeypatch):
     monkeypatch.setattr(csv_input, "CHECK_CHUNK", 2)
     ours = [make_contact(practice_a).pk for _ in range(3)]
     parsed = csv_parse("\n".join(str(i) for i in [*ours, 999998, 999999]).encode())
-    with pytest.raises(CsvError, match="999998, 999999"):
-        csv_check_ids(practice=practice_a, parsed=parsed)
+    rows = list(csv_rows(practice=practice_a, parsed=parsed))
+    assert [r[2] for r in rows] == ["pending"] * 3 + ["unknown"] * 2
