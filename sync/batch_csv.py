@@ -4,7 +4,9 @@ linked elsewhere, and multiple matches).
 One row per contact, created at upload; at most two Hint requests per contact: a search by
 name, then one PATCH. A row is linked here only once Hint took its PATCH. Rows run through
 `sync.pipeline`: searches a few rows ahead, one PATCH at a time, and a row's link and outcome
-saved (one transaction) while the next row's PATCH is in flight.
+saved (one transaction) while the next row's PATCH is in flight. `csv_decide` is the one
+decision for a row: the run acts on it, a plan keeps it on the row (no write), an applied plan
+compares it with the planned one (`sync.plans`).
 """
 
 from collections.abc import Iterator
@@ -71,9 +73,16 @@ def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
         for done, (row, search) in enumerate(pipe.rows(rows), start=1):
             # Before the row's PATCH: once an abort is seen, only the PATCH in flight is sent.
             watch.tick()
+            if batch.is_planning:
+                decision = _row_decide(batch, row, hint, search, planned)
+                _row_planned(row, decision, csv_changes(row.contact, decision))
+                if decision.outcome == Outcome.LINKED:
+                    planned.add(decision.patient_id)
+                pipe.send(None)
+                continue
             # A patient whose write is still in flight counts as linked already.
-            claimed = {pipe.in_flight.patient_id} if pipe.in_flight else planned
-            write = csv_row_plan(batch, row, hint, search, claimed)
+            claimed = {pipe.in_flight.patient_id} if pipe.in_flight else set()
+            write = csv_row_step(batch, row, hint, search, claimed)
             if write is None:
                 pipe.send(None)
             else:
@@ -190,7 +199,28 @@ def csv_changes(contact: Contact | None, decision: CsvDecision) -> list[dict]:
     return plans.changes_saved(changes)
 
 
-def csv_row_plan(
+def _row_decide(
+    batch: Batch,
+    row: BatchRow,
+    hint: PracticeApi,
+    search: Future | None,
+    claimed: set[str] | frozenset[str],
+) -> CsvDecision:
+    """Search Hint for the row's contact (unless it needs no search) and decide it."""
+    contact = row.contact
+    if contact is not None:
+        row.name = contact.full_name
+    candidates: list[dict[str, Any]] | errors.HintError | None = None
+    if contact is not None and _search_needed(hint, row) is not None:
+        try:
+            candidates = search.result() if search is not None else _search(hint, contact)
+        except errors.HintError as exc:
+            stop_if_token_refused(exc)
+            candidates = exc
+    return csv_decide(batch.practice, contact, candidates, claimed)
+
+
+def csv_row_step(
     batch: Batch,
     row: BatchRow,
     hint: PracticeApi,
@@ -198,24 +228,10 @@ def csv_row_plan(
     claimed: set[str] | frozenset[str] = frozenset(),
 ) -> Write | None:
     """One contact of the CSV: match it in Hint (1 request) and say what to write (1 request),
-    or finish the row here when there is nothing to write (skipped, no match, an error). A plan
-    keeps the decision on the row instead; an applied plan flags a row decided differently."""
+    or finish the row here when there is nothing to write (skipped, no match, an error). An
+    applied plan flags a row whose inputs changed since the plan (decided again here)."""
+    decision = _row_decide(batch, row, hint, search, claimed)
     contact = row.contact
-    if contact is not None:
-        row.name = contact.full_name
-    candidates: list[dict[str, Any]] | errors.HintError | None = None
-    if _search_needed(hint, row) is not None:
-        try:
-            candidates = search.result() if search is not None else _search(hint, contact)
-        except errors.HintError as exc:
-            stop_if_token_refused(exc)
-            candidates = exc
-    decision = csv_decide(batch.practice, contact, candidates, claimed)
-    if batch.is_planning:
-        _row_planned(row, decision, csv_changes(contact, decision))
-        if decision.outcome == Outcome.LINKED and isinstance(claimed, set):
-            claimed.add(decision.patient_id)
-        return None
     if batch.is_plan and (
         decision.fingerprint != row.fingerprint or decision.outcome != row.planned_outcome
     ):

@@ -2,8 +2,10 @@
 
 Works a page of Hint's list at a time; a page's rows, contacts and the checkpoint (the list
 offset) commit together, so a page is done entirely or not at all. What each patient does is
-`sync.linking.patient_link_decide`, the rule webhooks use too; this module only gathers a page's
-candidates with a few queries and writes the page in bulk. The writes owed to Hint (filled-in
+`sync.linking.patient_link_decide`, the rule webhooks use too; `page_decide` gathers a page's
+candidates with a few queries and asks it for each patient. The run writes the page in bulk
+(`page_apply`); a plan keeps the decisions as rows and writes nothing (`page_plan`); an applied
+plan follows those rows (`page_follow`, see `sync.plans`). The writes owed to Hint (filled-in
 fields, our integration fields) are kept on each row (`push_body`) and sent in a second pass;
 a resumed run sends only those still owed.
 """
@@ -328,6 +330,7 @@ def page_follow(
             row.message = (
                 plans.redecided_note(row.planned_outcome, row.outcome) + " " + row.message
             )[:500]
+        row.updated_at = timezone.now()  # bulk_update leaves auto_now alone
         followed.append((step, row))
     _steps_carry_out(batch, followed)
     rows = [row for _step, row in followed]

@@ -85,7 +85,9 @@ def batch_recount(batch: Batch) -> None:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    if batch.kind == Batch.Kind.PATIENTS_TO_CONTACTS:
+    if batch.is_planning:  # a plan writes nothing
+        sent = owed = 0
+    elif batch.kind == Batch.Kind.PATIENTS_TO_CONTACTS:
         sent = rows.filter(written_at__isnull=False).count()
         owed = rows.filter(push_body__isnull=False).count()
     else:  # a CSV row is linked only once Hint took its write, and never owes one
