@@ -13,7 +13,7 @@ a resumed run sends only those still owed.
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -182,6 +182,7 @@ class Step:
     name: str = ""
     decision: Decision | None = None
     fingerprint: str = ""
+    theirs: fieldmap.Values = field(default_factory=dict)  # the patient's canonical values
 
 
 def page_decide(
@@ -191,9 +192,11 @@ def page_decide(
     create: bool,
     taken: set[int],
     watch: AbortWatch | None = None,
+    fingerprints: bool = True,
 ) -> list[Step]:
     """Decide every patient of a page (`patient_link_decide`), with a few queries for the whole
-    page; writes nothing. `taken` holds the contacts linked earlier in the run (updated here)."""
+    page; writes nothing. `taken` holds the contacts linked earlier in the run (updated here);
+    `fingerprints` (for plans) notes what each decision read."""
     patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
     linked, by_key = _page_contacts(practice, patients)
     steps: list[Step] = []
@@ -206,27 +209,32 @@ def page_decide(
         pid = str(data[PATIENT_ID])
         current = linked.get(pid)
         free = [c for c in by_key.get(patient_key(data), []) if c.pk not in taken]
+        theirs = fieldmap.patient_values(data)
         decision = patient_link_decide(
             patient=data,
             linked=current,
             candidates=free,
             situation=Situation.BATCH_PATIENTS,
             create=create,
+            theirs=theirs,
         )
         if decision.outcome is Link.LINKED and decision.contact is not None:
             taken.add(decision.contact.pk)
             linked[pid] = decision.contact
         name = " ".join(str(data.get(k) or "") for k in ("first_name", "last_name")).strip()
-        steps.append(Step(data, pid, name, decision, _fingerprint(data, current, free)))
+        seen = _fingerprint(data, theirs, current, free) if fingerprints else ""
+        steps.append(Step(data, pid, name, decision, seen, theirs))
     return steps
 
 
-def _fingerprint(data: dict[str, Any], linked: Contact | None, free: list[Contact]) -> str:
+def _fingerprint(
+    data: dict[str, Any], theirs: fieldmap.Values, linked: Contact | None, free: list[Contact]
+) -> str:
     """What a patient's decision read: the patient (Hint's updated_at and values), its linked
     contact and its free candidates (ids and when they last changed)."""
     return plans.fingerprint(
         str(data.get(PATIENT_FIELDS["updated_at"]) or ""),
-        fieldmap.patient_values(data),
+        theirs,
         [linked.pk, plans.stamp(linked.updated_at), linked.hint_owed_fields] if linked else None,
         sorted((c.pk, plans.stamp(c.updated_at)) for c in free),
     )
@@ -250,7 +258,7 @@ def step_changes(step: Step) -> list[dict]:
     decision = step.decision
     if decision is None or decision.outcome not in _CHANGING:
         return []
-    theirs = fieldmap.patient_values(step.data)
+    theirs = step.theirs
     ours = fieldmap.contact_values(decision.contact) if decision.contact is not None else {}
     situation = (
         Situation.PATIENT_UPDATED if decision.outcome is Link.UPDATED else Situation.BATCH_PATIENTS
@@ -269,7 +277,9 @@ def page_apply(
 ) -> None:
     """Decide and write one page of patients, with a few queries for the whole page (and an
     abort check at most every second)."""
-    steps = page_decide(batch.practice, items, create=create, taken=set(), watch=watch)
+    steps = page_decide(
+        batch.practice, items, create=create, taken=set(), watch=watch, fingerprints=False
+    )
     rows = [
         BatchRow(practice=batch.practice, batch=batch, position=position)
         for position in range(first_position, first_position + len(steps))

@@ -50,15 +50,17 @@ def patient_link_decide(
     situation: Situation,
     create: bool,
     taken: Collection[int] = (),
+    theirs: Values | None = None,
 ) -> Decision:
     """Decide for one Hint patient (`patient`, as Hint sends it).
 
     `linked` is the contact already linked to it; `candidates` are the unlinked contacts with
     its demographic key; `taken` are contacts a caller linked earlier in the same run (they are
     no candidates any more). `situation` is the merge rule for a new link; `create` says whether
-    a patient without a match gets a new contact.
+    a patient without a match gets a new contact. `theirs` is `fieldmap.patient_values(patient)`
+    when the caller has it already.
     """
-    theirs = fieldmap.patient_values(patient)
+    theirs = fieldmap.patient_values(patient) if theirs is None else theirs
     if linked is not None:
         result = merge(
             situation=Situation.PATIENT_UPDATED,
