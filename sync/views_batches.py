@@ -204,6 +204,8 @@ def batch_progress(request: HintRequest, pk: int) -> HttpResponse:
         "batch": batch,
         "counts": batch_control.outcome_counts(batch),
         "stalled": batch_control.batch_is_stalled(batch),
+        # A plan's card updates with it: "Apply this plan" appears once the plan is ready.
+        "plan": _plan_context(request, batch) if batch.is_plan else None,
     }
     response = render(request, "sync/batch_progress.html", context)
     if request.htmx:
