@@ -79,10 +79,10 @@ def changes_saved(changes: Iterable[FieldChange], only: Iterable[str] | None = N
 
 
 def changes_text(changes: list[dict] | None) -> str:
-    """One line for a row's changes: "Email: a@x → b@y (to Hint); City: → Springfield …"."""
+    """One line for a row's changes: "Email: a@x → b@y (to Hint); City: (blank) → Springfield …"."""
 
     def shown(value: Any) -> str:
-        return "" if value is None else str(value)
+        return "(blank)" if value is None or value == "" else str(value)
 
     return "; ".join(
         f"{c['label']}: {shown(c['patient'] if c['to'] == 'to Hint' else c['contact'])} → "

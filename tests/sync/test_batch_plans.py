@@ -338,6 +338,46 @@ def test_a_csv_row_whose_contact_changed_is_decided_again_and_flagged(
     assert _patched(mocked_hint) == []
 
 
+class WorkerKilled(BaseException):
+    """Stands for a worker process dying mid-plan (nothing catches it)."""
+
+
+def test_a_plan_whose_worker_died_resumes_from_its_checkpoint_linking_a_contact_once(
+    practice_a, mocked_hint, hint_url, monkeypatch
+):
+    from sync import batch_patients
+
+    make_contact(practice_a, first_name="First1", last_name="Last1", dob=date(1990, 1, 1))
+    patients = [_patient(1)] + [_patient(i) for i in range(100, 199)]
+    patients += [_patient(1, id="pat-x")] + [_patient(i) for i in range(200, 249)]
+    Hint(mocked_hint, hint_url, patients)
+    batch = batch_control.batch_start_patients(practice=practice_a, actor=ADMIN, plan=True)
+    real_page = batch_patients.page_plan
+    pages = {"n": 0}
+
+    def dying_page(*args, **kwargs):
+        pages["n"] += 1
+        real_page(*args, **kwargs)
+        if pages["n"] == 2:
+            raise WorkerKilled  # the second page never commits
+
+    monkeypatch.setattr(batch_patients, "page_plan", dying_page)
+    with pytest.raises(WorkerKilled):
+        batch_control.batch_run(batch_id=batch.pk)
+    assert BatchRow.objects.filter(batch=batch).count() == 100
+
+    monkeypatch.setattr(batch_patients, "page_plan", real_page)
+    batch_control.batch_run(batch_id=batch.pk)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.PLANNED
+    rows = _rows(batch)
+    assert len(rows) == 150
+    # The contact taken on page one (before the worker died) is no candidate on page two.
+    assert rows["pat-1"].outcome == "linked" and rows["pat-x"].outcome == "no_match"
+    assert set(_methods(mocked_hint)) == {"GET"}
+
+
 def test_aborting_a_plan_says_nothing_was_written(practice_a, mocked_hint, hint_url):
     Hint(mocked_hint, hint_url, [_patient(i) for i in range(1, 5)])
     batch = batch_control.batch_start_patients(practice=practice_a, actor=ADMIN, plan=True)

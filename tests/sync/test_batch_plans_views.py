@@ -81,7 +81,7 @@ def test_preview_shows_the_plan_with_what_the_option_would_do_and_apply(
     assert "would link and merge: 1" in page and "no match: 2" in page
     assert "2 contacts would be created if the option were on" in page
     assert "Apply this plan" in page
-    assert "City:  → =HYPERLINK() (to the contact)" in page
+    assert "City: (blank) → =HYPERLINK() (to the contact)" in page
     filtered = _get(client, "sync:batch-detail", admin_key, batch.pk, outcome="no_match")
     assert "First2 Last2" in filtered.content.decode()
     assert "First1 Last1" not in filtered.content.decode()
@@ -91,7 +91,7 @@ def test_preview_shows_the_plan_with_what_the_option_would_do_and_apply(
     rows = list(csv.reader(io.StringIO(download.content.decode())))
     assert rows[0][6:] == ["planned_outcome", "changed_since_plan", "field_changes"]
     assert rows[1][6] == "linked"
-    assert "City:  → =HYPERLINK() (to the contact)" in rows[1][8]
+    assert "City: (blank) → =HYPERLINK() (to the contact)" in rows[1][8]
     assert not rows[1][8].startswith("=")
 
     with django_capture_on_commit_callbacks(execute=True):
