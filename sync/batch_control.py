@@ -52,8 +52,10 @@ def _new_sync_id() -> str:
     return "BS-" + timezone.now().strftime("%Y%m%d") + "-" + secrets.token_hex(4).upper()
 
 
-def _ensure_none_active(practice: Any) -> None:
+def _ensure_none_active(practice: Any, *, but: Batch | None = None) -> None:
     active = Batch.objects.for_practice(practice).filter(status__in=Batch.ACTIVE_STATUSES)
+    if but is not None:
+        active = active.exclude(pk=but.pk)
     if active.exists():
         raise BatchError(
             "Another batch is still running. Wait for it to finish, or abort it, then start again."
@@ -115,7 +117,6 @@ def batch_start_csv(
     and lines skipped with their reason); `plan`: only its plan. Raises CsvError, keeping
     nothing, when no row names a contact of the practice."""
     with transaction.atomic():
-        _ensure_none_active(practice)
         batch = Batch.objects.create(
             practice=practice,
             sync_id=_new_sync_id(),
@@ -145,6 +146,9 @@ def batch_start_csv(
                 ]
             )
             total = chunk[-1][0]
+        # After the rows: a file with no usable id is refused as such (400) even while another
+        # batch runs; this transaction keeps nothing either way.
+        _ensure_none_active(practice, but=batch)
         batch.total = total
         batch_recount(batch)  # the rows skipped at upload are done already
         batch.save(update_fields=["total", "counts", "processed"])

@@ -329,20 +329,19 @@ def child_csv(practice_id: str, n: int) -> None:
     from handshake.audit import Actor
     from handshake.models import Practice
     from sync import batch_control
-    from sync.csv_input import csv_check_ids, csv_parse
+    from sync.csv_input import csv_parse, csv_rows
     from sync.models import Batch, Contact
 
     practice = Practice.objects.get(hint_id=practice_id)
     ids = Contact.objects.for_practice(practice).order_by("pk").values_list("pk", flat=True)
     raw = ("Contact ID\n" + "".join(f"{pk}\n" for pk in ids) + "\nReport footer\n").encode()
     parsed = csv_parse(raw, name="contacts.csv")
-    csv_check_ids(practice=practice, parsed=parsed)
     counter = Counter()
     counter.install()
     batch = batch_control.batch_start_csv(
         practice=practice,
         actor=Actor(label="bench"),
-        contact_ids=parsed.contact_ids,
+        rows=csv_rows(practice=practice, parsed=parsed),
         source_name="bench.csv",
     )
     started = time.monotonic()

@@ -184,3 +184,14 @@ def test_a_csv_with_no_usable_id_is_still_a_400_and_starts_nothing(
         response = _post(client, "sync:batch-plan-csv", admin_key, file=upload)
         assert response.status_code == 400
     assert not Batch.objects.exists() and not BatchRow.objects.exists()
+
+
+def test_while_a_batch_runs_a_csv_is_refused_409_and_a_file_with_no_usable_id_400(
+    client, practice_a, admin_key
+):
+    running = Batch.objects.create(practice=practice_a, sync_id="BS-R", kind="patients_to_contacts")
+    ours = make_contact(practice_a)
+    for content, status in ((f"{ours.pk}\n", 409), ("abc\n999999\n", 400)):
+        upload = SimpleUploadedFile("ids.csv", content.encode(), "text/csv")
+        assert _post(client, "sync:batch-plan-csv", admin_key, file=upload).status_code == status
+    assert list(Batch.objects.all()) == [running] and not BatchRow.objects.exists()
