@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape
 from handshake.audit import Actor
 from handshake.hint_access import PracticeApi
 from hintpartner.hint import errors
@@ -153,7 +154,13 @@ def csv_row_plan(
         contact=fieldmap.contact_values(contact),
         patient=fieldmap.patient_values(data),
     )
-    return Write(row, contact, pid, result, link_body(contact, result.patient_updates, data))
+    body = link_body(
+        contact,
+        result.patient_updates,
+        data,
+        address_shape=practice_address_shape(batch.practice),
+    )
+    return Write(row, contact, pid, result, body)
 
 
 def _write_landed(batch: Batch, options: SyncOptions, write: Write, sent: Future) -> None:

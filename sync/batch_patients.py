@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape, practice_address_shape_learn
 from handshake.hint_access import PracticeApi
 from hintpartner.hint import errors
 from hintpartner.hint.paths import PAGE_SIZE, PATIENT_ID
@@ -156,6 +157,9 @@ def page_apply(
     abort check at most every second)."""
     practice = batch.practice
     patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
+    # One patient tells the page's address shape; street lines are written under its names.
+    practice_address_shape_learn(practice=practice, patient=patients[0] if patients else None)
+    shape = practice_address_shape(practice)
     linked, by_key = _page_contacts(practice, patients)
     rows: list[BatchRow] = []
     new_contacts: list[tuple[Contact, BatchRow]] = []
@@ -189,12 +193,14 @@ def page_apply(
             if decision.makes_link:
                 taken.add(contact.pk)
                 linked[pid] = contact
-                row.push_body = link_body(contact, decision.patient_updates, data)
+                row.push_body = link_body(
+                    contact, decision.patient_updates, data, address_shape=shape
+                )
     if new_contacts:
         Contact.objects.bulk_create([c for c, _ in new_contacts], batch_size=500)
         for contact, row in new_contacts:
             row.contact = contact
-            row.push_body = link_body(contact, {}, None)
+            row.push_body = link_body(contact, {}, None, address_shape=shape)
     # A resumed page may already have rows from a killed run that did not commit: none exist,
     # because the page commits as a whole; ignore_conflicts only guards a manual rerun.
     BatchRow.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)

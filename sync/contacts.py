@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape
 from handshake.audit import Actor, audit_record
 from hintpartner.hint import api, errors
 from hintpartner.hint.paths import PATIENT_ID
@@ -154,7 +155,10 @@ def patient_create_from_contact(*, contact: Contact, actor: Actor, token: str) -
     values = {
         n: v for n, v in fieldmap.contact_values(contact).items() if n in fieldmap.TWO_WAY_FIELDS
     }
-    body = fieldmap.patient_payload({n: v for n, v in values.items() if not fieldmap.is_blank(v)})
+    body = fieldmap.patient_payload(
+        {n: v for n, v in values.items() if not fieldmap.is_blank(v)},
+        address_shape=practice_address_shape(contact.practice),
+    )
     body.update(integration_fields(contact))
     try:
         data = api.patient_create(token=token, fields=body)

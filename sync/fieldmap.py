@@ -33,8 +33,10 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from hintpartner.hint import decode
+from hintpartner.hint import api, decode
 from hintpartner.hint.paths import (
+    ADDRESS_SHAPE_DEFAULT,
+    ADDRESS_SHAPES,
     GENDER_IDENTITIES,
     GENDER_NOT_LISTED,
     PATIENT_FIELDS,
@@ -267,6 +269,22 @@ def contact_values(contact: Any) -> Values:
     return {m.contact: canonical(m, get(m.contact)) for m in FIELD_MAP}
 
 
+# Street lines: Hint names them two ways (`paths.ADDRESS_SHAPES`); the map holds the documented
+# names, each line's index picks its twin in the other shape.
+_ADDRESS_LINE_INDEX = {
+    name: index for index, name in enumerate(ADDRESS_SHAPES[ADDRESS_SHAPE_DEFAULT])
+}
+
+
+def _address_line(patient: dict[str, Any], hint_name: str) -> Any:
+    """A street line under whichever name this patient object uses."""
+    index = _ADDRESS_LINE_INDEX[hint_name]
+    for names in ADDRESS_SHAPES.values():
+        if names[index] in patient:
+            return patient[names[index]]
+    return None
+
+
 def patient_values(patient: dict[str, Any]) -> Values:
     """Every mapped field read from a Hint patient object, canonical, keyed by contact field."""
     phones = _phones(patient)
@@ -284,6 +302,8 @@ def patient_values(patient: dict[str, Any]) -> Values:
         elif m.kind is Kind.SEX:
             # Hint's deprecated `gender` is only a fallback for reading.
             out[m.contact] = _sex(patient.get(m.hint)) or _sex(patient.get(P["gender_deprecated"]))
+        elif m.hint in _ADDRESS_LINE_INDEX:
+            out[m.contact] = canonical(m, _address_line(patient, m.hint))
         else:
             out[m.contact] = canonical(m, patient.get(m.hint))
     return out
@@ -324,12 +344,18 @@ def contact_assign(contact: Any, values: Values) -> list[str]:
     return changed
 
 
-def patient_payload(values: Values, *, patient: dict[str, Any] | None = None) -> dict[str, Any]:
+def patient_payload(
+    values: Values, *, patient: dict[str, Any] | None = None, address_shape: str = ""
+) -> dict[str, Any]:
     """The Hint PATCH/POST body for two-way `values`. Hint-only fields are never written.
 
     Phones are written as the whole `phones` array: entries of other types (and Hint's extra
-    keys) are kept, the mapped types are replaced, removed when blank, or added.
+    keys) are kept, the mapped types are replaced, removed when blank, or added. Street lines
+    take the names of the patient object in hand, else `address_shape` (the practice's,
+    `handshake.address_shape`), else Hint's documented ones.
     """
+    shape = api.address_shape_of(patient) or address_shape
+    address_names = ADDRESS_SHAPES.get(shape) or ADDRESS_SHAPES[ADDRESS_SHAPE_DEFAULT]
     body: dict[str, Any] = {}
     phone_values: dict[str, str] = {}
     for name, value in values.items():
@@ -344,6 +370,8 @@ def patient_payload(values: Values, *, patient: dict[str, Any] | None = None) ->
             body[m.hint] = _sex(value)  # never a value outside Hint's list
         elif m.kind is Kind.DATE:
             body[m.hint] = value or None
+        elif m.hint in _ADDRESS_LINE_INDEX:
+            body[address_names[_ADDRESS_LINE_INDEX[m.hint]]] = value if value is not None else ""
         else:
             body[m.hint] = value if value is not None else ""
     if phone_values:
