@@ -1,0 +1,95 @@
+"""`hint_doctor`'s checks that need no running app (the rest run against the live sandbox in
+tests/e2e/test_hint_setup_doctor_e2e.py)."""
+
+import email.utils
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from handshake import doctor
+from handshake.models import Practice
+from tests.sync.helpers import patient_json
+
+
+def _http_date(delta: timedelta) -> str:
+    return email.utils.format_datetime(timezone.now() + delta, usegmt=True)
+
+
+def test_a_clock_close_to_hints_passes():
+    check = doctor._clock(_http_date(timedelta(seconds=-2)))
+
+    assert check.ok and "s ahead of Hint" in check.detail
+
+
+def test_a_clock_far_from_hints_fails_and_says_to_synchronise_it():
+    check = doctor._clock(_http_date(timedelta(minutes=-5)))
+
+    assert not check.ok
+    assert "300 s ahead of Hint" in check.detail or "299 s ahead of Hint" in check.detail
+    assert "NTP" in check.fix
+
+
+def test_a_refused_partner_key_fails_and_stops_the_checks(mocked_hint, hint_url, db):
+    mocked_hint.get(f"{hint_url}/api/partner/partner", json={"message": "no"}, status=401)
+
+    checks = list(doctor.checks())
+
+    assert [c.name for c in checks] == ["Partner key"]
+    assert not checks[0].ok and "partner API key" in checks[0].fix
+
+
+def test_the_command_exits_non_zero_and_prints_what_to_do(mocked_hint, hint_url, db):
+    mocked_hint.get(f"{hint_url}/api/partner/partner", json={"message": "no"}, status=401)
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as exited:
+        call_command("hint_doctor", stdout=out)
+
+    assert exited.value.code == 1
+    text = out.getvalue()
+    assert "FAIL  Partner key" in text and "what to do:" in text and "1 of 1 checks failed" in text
+
+
+def _patients(mocked, hint_url, patient, status=200):
+    mocked.get(f"{hint_url}/api/provider/patients", json=[patient], status=status)
+
+
+def test_a_practice_whose_hint_returns_the_remembered_shape_passes(
+    practice_a, mocked_hint, hint_url
+):
+    _patients(mocked_hint, hint_url, patient_json())
+
+    check = doctor._practice(practice_a)
+
+    assert check.ok
+    assert "street lines address_line1, sex/gender, phones array" in check.detail
+
+
+def test_a_practice_whose_hint_returns_the_other_shape_fails_once_then_is_remembered(
+    practice_a, mocked_hint, hint_url
+):
+    other = patient_json()
+    other["address_line_1"] = other.pop("address_line1")
+    other["address_line_2"] = other.pop("address_line2")
+    _patients(mocked_hint, hint_url, other)
+
+    first = doctor._practice(practice_a)
+    second = doctor._practice(Practice.objects.get(pk=practice_a.pk))
+
+    assert not first.ok
+    assert "Hint returns street lines address_line_1" in first.detail
+    assert "written as address_line1" in first.detail
+    assert second.ok
+    assert Practice.objects.get(pk=practice_a.pk).address_shape == "address_line_1"
+
+
+def test_a_refused_practice_token_fails_and_says_to_reinstall(practice_a, mocked_hint, hint_url):
+    mocked_hint.get(f"{hint_url}/api/provider/patients", json={"message": "revoked"}, status=401)
+
+    check = doctor._practice(practice_a)
+
+    assert not check.ok and "Reinstall" in check.fix
+    assert "practice-a-token" not in check.detail
