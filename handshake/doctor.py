@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 import requests
 from django.conf import settings
@@ -119,7 +119,7 @@ def _registration(registration: setup.Registration, want: setup.Wanted) -> Check
     return Check("Hint's view of the app", True, "partner, app and the four anchors match")
 
 
-def _clock(date_header: str) -> Check:
+def _clock(date_header: str, *, now: datetime | None = None) -> Check:
     if not date_header:
         return Check("Clock", True, "Hint sent no Date header: not checked")
     try:
@@ -128,7 +128,7 @@ def _clock(date_header: str) -> Check:
         return Check("Clock", True, f"Hint's Date header is unreadable ({date_header[:40]!r})")
     if hint_now.tzinfo is None:
         hint_now = hint_now.replace(tzinfo=UTC)
-    skew = (timezone.now() - hint_now).total_seconds()
+    skew = ((now or timezone.now()) - hint_now).total_seconds()
     detail = f"this machine is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} Hint"
     if abs(skew) > CLOCK_SKEW_LIMIT_SECONDS:
         return Check(
