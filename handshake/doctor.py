@@ -21,8 +21,8 @@ from django.utils import timezone
 from handshake.address_shape import practice_address_shape, practice_address_shape_learn
 from handshake.hint_access import PracticeApi
 from handshake.models import Practice
-from hintpartner.hint import errors, setup, signing
-from hintpartner.hint.paths import PATIENT_FIELDS, SURFACES
+from hintpartner.hint import api, errors, setup, signing
+from hintpartner.hint.paths import PATIENT_FIELDS, SERVICE_STATUS, SERVICE_URL, SURFACES
 
 # Our handshake refuses timestamps further off than HINT_HANDSHAKE_MAX_AGE_SECONDS; a clock this
 # far from Hint's is worth fixing long before that.
@@ -83,6 +83,7 @@ def checks() -> Iterator[Check]:
         yield _reach(f"Surface {surface}", lambda s=surface: _surface(s))
     yield _reach("Handshake refusals", _handshake_refusals)
     yield _reach("Handshake, signed minimal body", _handshake_minimal)
+    yield _services()
     yield _webhook_registered(registration, want)
     yield _reach("Webhook receiver", lambda: _webhook_probe(want.webhook_url))
     practices = list(Practice.objects.connected().order_by("pk"))
@@ -192,6 +193,29 @@ def _handshake_minimal() -> Check:
         "HINT_WEBHOOK_SECRET must be the signing secret of Hint's product settings, the same "
         "in every process.",
     )
+
+
+def _services() -> Check:
+    """Hint-hosted deployments of the app, when Hint hosts it: each must be active."""
+    try:
+        services = api.app_services()
+    except errors.HintError as exc:
+        return Check("Hint-hosted services", False, str(exc), "Check the partner key's access.")
+    idle = [
+        f"{s.get(SERVICE_URL) or s.get('id') or '?'} is {s.get(SERVICE_STATUS) or 'without status'}"
+        for s in services
+        if s.get(SERVICE_STATUS) != "active"
+    ]
+    if idle:
+        return Check(
+            "Hint-hosted services",
+            False,
+            "; ".join(idle),
+            "Start or redeploy the service in Hint's partner portal.",
+        )
+    if not services:
+        return Check("Hint-hosted services", True, "none (the app is hosted by you)")
+    return Check("Hint-hosted services", True, f"{len(services)} active")
 
 
 def _webhook_registered(registration: setup.Registration, want: setup.Wanted) -> Check:

@@ -16,6 +16,7 @@ from hintpartner.hint.paths import (
     DATE_HEADER,
     PARTNER_PRODUCT_ID,
     PARTNER_WRAPPER,
+    WEBHOOK_URL,
     updated_after_params,
 )
 
@@ -95,7 +96,7 @@ def installation_deactivate(*, installation_id: str) -> None:
 
 
 def webhook_endpoint_register(*, url: str) -> dict[str, Any]:
-    data = partner_client().call("webhook_endpoint_create", json={"webhook_url": url}).data
+    data = partner_client().call("webhook_endpoint_create", json={WEBHOOK_URL: url}).data
     return data if isinstance(data, dict) else {}
 
 
@@ -182,7 +183,7 @@ def webhook_endpoints() -> list[dict[str, Any]]:
 
 
 def webhook_endpoint_url(endpoint: dict[str, Any]) -> str:
-    return str(endpoint.get("webhook_url") or endpoint.get("url") or "")
+    return str(endpoint.get(WEBHOOK_URL) or endpoint.get("url") or "")
 
 
 # --- practice or session token ----------------------------------------------------------------

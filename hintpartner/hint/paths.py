@@ -132,10 +132,9 @@ SURFACES = ("core_page", "settings", "clinical_chart", "clinical_interaction")
 # Our routes, as Hint must know them (relative to APP_URL).
 CONNECT_PATH = "/hint/connect/"
 HANDSHAKE_PATH = "/hint/handshake"
-WEBHOOK_PATH = "/hint/webhooks"
 # Localhost mode (a laptop on plain http, sandbox partners only): Hint's product settings carry
 # the laptop URLs in these fields instead; the https fields stay as production has them.
-WEBHOOK_URL = "webhook_url"
+WEBHOOK_URL = "webhook_url"  # of a webhook endpoint
 PARTNER_WEBHOOK_URL = "webhook_url"  # only its localhost twin is written (below)
 LOCALHOST_FIELDS = {
     PARTNER_REDIRECT_URL: "localhost_redirect_url",
@@ -143,6 +142,8 @@ LOCALHOST_FIELDS = {
     APP_HANDSHAKE_URL: "localhost_handshake_url",
     ANCHOR_SOURCE_URL: "localhost_source_url",
 }
+SERVICE_STATUS = "status"  # of a Hint-hosted service: Hint's audit wants "active"
+SERVICE_URL = "service_url"
 # Answer headers
 DATE_HEADER = "Date"
 

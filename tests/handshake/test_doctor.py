@@ -94,3 +94,23 @@ def test_a_refused_practice_token_fails_and_says_to_reinstall(practice_a, mocked
 
     assert not check.ok and "Reinstall" in check.fix
     assert "practice-a-token" not in check.detail
+
+
+def test_a_hint_hosted_service_that_is_not_active_fails(mocked_hint, hint_url):
+    mocked_hint.get(
+        f"{hint_url}/api/partner/app/services",
+        json=[
+            {"id": "svc-1", "service_url": "https://a.hint.app", "status": "active"},
+            {"id": "svc-2", "service_url": "https://b.hint.app", "status": "failed"},
+        ],
+    )
+
+    check = doctor._services()
+
+    assert not check.ok and check.detail == "https://b.hint.app is failed"
+
+
+def test_no_hint_hosted_service_passes(mocked_hint, hint_url):
+    mocked_hint.get(f"{hint_url}/api/partner/app/services", json=[])
+
+    assert doctor._services().ok
