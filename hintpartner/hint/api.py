@@ -94,6 +94,38 @@ def webhook_event_types() -> list[str]:
     return [t for t in types if t]
 
 
+# --- partner key: webhook endpoint and failed deliveries (the settings' webhooks panel) -------
+
+
+def _listed(data: Any, *wrappers: str) -> list[dict[str, Any]]:
+    """The objects of a list answer: a bare array, or one wrapped as `{"<wrapper>": […]}`."""
+    if isinstance(data, dict):
+        data = next((data[w] for w in wrappers if isinstance(data.get(w), list)), [])
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+# Same as h-setup's (hint_setup): keep one of the two at merge.
+def webhook_endpoints() -> list[dict[str, Any]]:
+    """The registered webhook endpoints (`webhook_url` or `url` each), as Hint lists them."""
+    return _listed(partner_client().call("webhook_endpoints").data, "data", "items")
+
+
+def webhook_endpoint_url(endpoint: dict[str, Any]) -> str:
+    return str(endpoint.get("webhook_url") or endpoint.get("url") or "")
+
+
+def webhook_requests() -> list[dict[str, Any]]:
+    """Hint's failed webhook deliveries, one page as Hint sends it.
+
+    Hint documents the route but not its answer, so this accepts a bare array (Hint's list
+    shape, as the sandbox answers) or one wrapped as `{"data" | "webhook_requests" | "items":
+    […]}`, and leaves each object as it came: `webhooks.registration` reads the fields it knows
+    under either of their likely names (time, event type, status, error, practice id).
+    """
+    data = partner_client().call("webhook_requests").data
+    return _listed(data, "data", "webhook_requests", "items")
+
+
 # --- practice or session token ----------------------------------------------------------------
 
 

@@ -17,6 +17,8 @@ PATHS: dict[str, tuple[str, str]] = {
     "installation_deactivate": ("POST", "/api/partner/installations/{id}/deactivate"),
     "webhook_endpoint_create": ("POST", "/api/partner/webhook_endpoints"),
     "webhook_events": ("GET", "/api/partner/webhook_events"),
+    "webhook_endpoints": ("GET", "/api/partner/webhook_endpoints"),
+    "webhook_requests": ("GET", "/api/partner/webhook_requests"),  # failed deliveries
     # practice token or session-scoped token
     "patients": ("GET", "/api/provider/patients"),
     "patient_create": ("POST", "/api/provider/patients"),
