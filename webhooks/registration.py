@@ -125,14 +125,12 @@ def _status(value: Any) -> int | None:
 
 def delivery_from_hint(item: dict[str, Any]) -> FailedDelivery:
     """Read one item of Hint's failed-delivery list, whichever names it uses."""
-    nested = _nested(item)
-    event_type = _first(item, _TYPE) or next(
-        (n.get("type") for n in nested if isinstance(n.get("type"), str)), ""
-    )
+    types = [_first(source, _TYPE) for source in (item, *_nested(item))]
+    event_type = next((t for t in types if isinstance(t, str)), "")
     error = _first(item, _ERROR)
     return FailedDelivery(
         at=parse_time(_first(item, _TIME)),
-        event_type=str(event_type or "")[:100],
+        event_type=event_type[:100],
         status=_status(_first(item, _STATUS)),
         error=str(error)[:200] if isinstance(error, str | int | float) else "",
         practice_id=_practice_id(item),

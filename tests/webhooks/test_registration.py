@@ -117,6 +117,17 @@ def test_it_shows_this_practices_failed_deliveries_with_their_error_and_no_other
     assert html.index("patient.destroyed") < html.index("membership.updated")
 
 
+def test_deliveries_naming_another_practice_are_counted_never_kept(
+    practice_a: Practice, mocked_hint, endpoints_url: str, requests_url: str
+) -> None:
+    _hint_holds(mocked_hint, endpoints_url, OURS)
+    mocked_hint.get(requests_url, json=_data("webhook_requests"))
+    side = registration.hint_side_read(practice=practice_a)
+    assert side.other_practices == 1
+    assert {d.practice_id for d in side.deliveries} == {"pra-aaaa", ""}
+    assert side.matches and side.unattributed
+
+
 def test_practice_b_sees_only_its_own_failed_delivery(
     client: Client, outsider_key: str, mocked_hint, endpoints_url: str, requests_url: str
 ) -> None:
@@ -151,6 +162,7 @@ def test_a_delivery_is_read_whichever_names_hint_uses() -> None:
     assert delivery.what == "answered 502: bad gateway"
     assert registration.delivery_from_hint({}).what == "no reason given"
     assert registration.delivery_from_hint({"status": "pending"}).status is None
+    assert registration.delivery_from_hint({"type": {"odd": 1}}).event_type == ""
 
 
 @pytest.mark.parametrize(
