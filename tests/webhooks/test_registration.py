@@ -22,7 +22,8 @@ from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "webhooks"
+# Partner API answers (partner-wide, not webhook events: tests/data/webhooks holds those).
+DATA = Path(__file__).resolve().parent.parent / "data" / "partner"
 OURS = "https://partner.test/hint/webhooks"  # APP_URL (test settings) + /hint/webhooks
 
 
