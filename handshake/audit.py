@@ -45,6 +45,7 @@ ACTIONS: dict[str, str] = {
     "backfill.requested": "asked for all patients from Hint",
     "sync.options_changed": "changed the sync options",
     "webhook.replayed": "replayed a webhook event",
+    "webhook.registered": "registered the webhook endpoint with Hint",
     "session.opened": "opened the app",
     "installation.connected": "connected the app",
     "installation.activated": "activated the installation",

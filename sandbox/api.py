@@ -382,9 +382,10 @@ def webhook_events_view(request: HttpRequest) -> HttpResponse:
 
 @partner_api
 def webhook_requests_view(request: HttpRequest) -> HttpResponse:
-    """Failed deliveries, newest first."""
+    """Failed deliveries (every attempt not answered 2xx), newest first, each naming the event's
+    practice: Hint documents the route, not its fields, so the app reads these names or others."""
     _methods(request, ("GET",))
-    qs = DeliveryAttempt.objects.select_related("event").exclude(
+    qs = DeliveryAttempt.objects.select_related("event__practice").exclude(
         status_code__gte=200, status_code__lt=300
     )
     rows = list(qs.order_by("-created_at", "-id")[:100])
@@ -392,6 +393,7 @@ def webhook_requests_view(request: HttpRequest) -> HttpResponse:
         {
             "event_id": a.event.hint_id,
             "type": a.event.type,
+            "practice_id": a.event.practice.hint_id,
             "url": a.url,
             "status": a.status_code,
             "error": a.error or None,

@@ -118,6 +118,7 @@ def page_catalogue(practice: Practice) -> list[tuple[str, str]]:
         ("note editor", reverse("interactions:note", args=[note.pk])),
         ("updates from hint", reverse("webhooks:events")),
         ("update from hint", reverse("webhooks:event", args=[event.pk])),
+        ("updates from hint: delivery", reverse("webhooks:hint")),
         ("activity", reverse("handshake:activity")),
         ("not found", "/hint/nowhere"),
     ]

@@ -186,6 +186,20 @@ def webhook_endpoint_url(endpoint: dict[str, Any]) -> str:
     return str(endpoint.get(WEBHOOK_URL) or endpoint.get("url") or "")
 
 
+def webhook_requests() -> list[dict[str, Any]]:
+    """Hint's failed webhook deliveries, one page as Hint sends it.
+
+    Hint documents the route but not its answer, so this accepts a bare array (Hint's list
+    shape, as the sandbox answers) or one wrapped as `{"data" | "webhook_requests" | "items":
+    […]}`, and leaves each object as it came: `webhooks.registration` reads the fields it knows
+    under either of their likely names (time, event type, status, error, practice id).
+    """
+    data = partner_client().call("webhook_requests").data
+    if isinstance(data, dict) and isinstance(data.get("webhook_requests"), list):
+        data = data["webhook_requests"]
+    return [item for item in _items(data) if isinstance(item, dict)]
+
+
 # --- practice or session token ----------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ PATHS: dict[str, tuple[str, str]] = {
     "webhook_endpoint_create": ("POST", "/api/partner/webhook_endpoints"),
     "webhook_events": ("GET", "/api/partner/webhook_events"),
     "webhook_endpoints": ("GET", "/api/partner/webhook_endpoints"),
+    "webhook_requests": ("GET", "/api/partner/webhook_requests"),  # failed deliveries
     # the app's registration with Hint ("Registering the app with Hint"): hint_setup, hint_doctor
     "partner": ("GET", "/api/partner/partner"),
     "partner_update": ("PATCH", "/api/partner/partner"),

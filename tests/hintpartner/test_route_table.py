@@ -57,6 +57,8 @@ ROUTES: list[tuple[str, str | None, dict[str, tuple[str | None, int]]]] = [
     ("handshake:activity", None, {"GET": ("view_settings", 200)}),
     ("handshake:activity-export", None, {"GET": ("view_settings", 200)}),
     ("webhooks:panel", None, {"GET": ("view_settings", 200)}),
+    ("webhooks:hint", None, {"GET": ("view_settings", 200)}),
+    ("webhooks:register", None, {"POST": ("administer", 503)}),
     ("webhooks:events", None, {"GET": ("view_settings", 200)}),
     ("webhooks:replay-failed", None, {"POST": ("administer", 303)}),
     ("webhooks:event", "event", {"GET": ("view_settings", 200)}),
