@@ -227,7 +227,8 @@ def _apply(patient: Patient, data: dict[str, Any]) -> None:
         else:
             patient.practitioner = None
     if "integration_record_id" in data or "integration_web_link" in data:
-        patient.integration_sync_status = "synced"
+        # A partner that clears its record id (an unlink) leaves the patient unsynced.
+        patient.integration_sync_status = "synced" if patient.integration_record_id else "unsynced"
         patient.integration_last_synced_at = timezone.now()
     if data.get("integration_error_message"):
         patient.integration_sync_status = "errored"

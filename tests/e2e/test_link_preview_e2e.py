@@ -127,6 +127,7 @@ def test_preview_then_sync_changes_the_sandbox_patient_exactly_as_previewed(live
     assert unlinked.status_code == 303, unlinked.text[:500]
     gone = _sandbox_patient(stack, patient_id)
     assert not gone["integration_record_id"] and not gone["integration_web_link"]
+    assert gone["integration_sync_status"] == "unsynced"
     assert gone["email"] == "pia.here@e2e.test"
     done = _get(stack, key, unlinked.headers["Location"].split("?", 1)[0], done="unlinked").text
     assert "The contact was unlinked" in done and "Not linked to a Hint patient" in done
