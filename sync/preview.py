@@ -189,12 +189,10 @@ class LinkPreview:
         values = fieldmap.patient_values(self.patient)
         return " ".join(v for v in (values["first_name"], values["last_name"]) if v)
 
-    def _rows(self, sources: tuple[Source, ...], *, changing: bool | None = None) -> list[Row]:
+    def _rows(self, sources: tuple[Source, ...]) -> list[Row]:
         rows = []
         for change in self.changes:
             if change.source not in sources:
-                continue
-            if changing is not None and change.changes_contact != changing:
                 continue
             marked = bool({f"c:{change.name}", f"p:{change.name}"} & self.changed)
             rows.append(Row(change, marked))

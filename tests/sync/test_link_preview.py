@@ -208,13 +208,14 @@ def test_sync_patient_without_a_preview_or_with_a_forged_one_writes_nothing(
     before = _state()
 
     unseen = _post(client, "sync:contact-link", staff_key, contact.pk, patient_id="pat-100")
-    forged = _post(
-        client, "sync:contact-link", staff_key, contact.pk, patient_id="pat-100", seen="c:x=1;"
-    )
+    forged = [
+        _post(client, "sync:contact-link", staff_key, contact.pk, patient_id="pat-100", seen=seen)
+        for seen in ("c:x=1;", "=;;==;" + "x" * 10_000, "c:email")
+    ]
 
     assert unseen.status_code == 400 and "Nothing was written yet" in unseen.content.decode()
-    assert forged.status_code == 409
-    assert _methods(mocked_hint) == ["GET", "GET"]
+    assert [answer.status_code for answer in forged] == [409, 409, 409]
+    assert _methods(mocked_hint) == ["GET"] * 4
     assert _state() == before
 
 
@@ -284,6 +285,9 @@ def test_preview_rows_say_which_side_wins_under_the_manual_link_rule(practice_a)
     assert sources["city"] is Source.PATIENT  # blank here: filled from Hint
     assert sources["practitioner_name"] is Source.HINT_ONLY
     assert [row.label for row in found.read_only][:2] == ["Practitioner", "Insurance payer"]
+    # The fingerprint fits the form field it travels in, and reads back as it was written.
+    assert len(found.seen) < preview.MAX_SEEN
+    assert preview.seen_parse(found.seen) == found.parts
 
 
 # --- create ------------------------------------------------------------------------------------
