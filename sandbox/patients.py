@@ -229,11 +229,11 @@ def _apply(patient: Patient, data: dict[str, Any]) -> None:
         else:
             patient.practitioner = None
     if "integration_record_id" in data or "integration_web_link" in data:
-        if patient.integration_record_id or patient.integration_web_link:
+        if patient.integration_record_id:
             patient.integration_sync_status = "synced"
             patient.integration_last_synced_at = timezone.now()
         else:
-            # The partner cleared its link (an unlink): Hint shows the patient as never synced.
+            # The partner cleared its record id (an unlink): Hint shows the patient as unsynced.
             patient.integration_sync_status = SYNC_STATUS_INITIAL
     if data.get("integration_error_message"):
         patient.integration_sync_status = "errored"

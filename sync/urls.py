@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sync import views_batches, views_contacts, views_log, views_patients
+from sync import views_batches, views_contacts, views_link, views_log, views_patients
 
 app_name = "sync"
 urlpatterns: list = []
@@ -14,19 +14,6 @@ urlpatterns += [
     path("contacts/<int:pk>/edit", views_contacts.contact_edit, name="contact-edit"),
     path("contacts/<int:pk>/status", views_contacts.contact_status, name="contact-status"),
     path("contacts/<int:pk>/retry", views_contacts.contact_write_retry, name="contact-write-retry"),
-    path("contacts/<int:pk>/sync", views_contacts.contact_sync, name="contact-sync"),
-    path(
-        "contacts/<int:pk>/sync/search",
-        views_contacts.contact_sync_search,
-        name="contact-sync-search",
-    ),
-    path("contacts/<int:pk>/link", views_contacts.contact_link, name="contact-link"),
-    path(
-        "contacts/<int:pk>/create-patient",
-        views_contacts.contact_create_patient,
-        name="contact-create-patient",
-    ),
-    path("contacts/<int:pk>/unlink", views_contacts.contact_unlink, name="contact-unlink"),
     path("batches/", views_batches.batch_list, name="batches"),
     path("batches/patients", views_batches.batch_start_patients, name="batch-start-patients"),
     path("batches/csv", views_batches.batch_start_csv, name="batch-start-csv"),
@@ -40,6 +27,22 @@ urlpatterns += [
     path("log/<int:pk>/retry", views_log.log_retry, name="log-retry"),
     path("options/", views_log.options_edit, name="options"),
     path("options/panel", views_log.settings_panel, name="settings-panel"),
+]
+
+# "Sync to Hint", "Create new patient" and "Unlink": each shown first (GET), done by its POST
+# (issue 18).
+urlpatterns += [
+    path("contacts/<int:pk>/sync", views_link.contact_sync, name="contact-sync"),
+    path(
+        "contacts/<int:pk>/sync/search", views_link.contact_sync_search, name="contact-sync-search"
+    ),
+    path("contacts/<int:pk>/link", views_link.contact_link, name="contact-link"),
+    path(
+        "contacts/<int:pk>/create-patient",
+        views_link.contact_create_patient,
+        name="contact-create-patient",
+    ),
+    path("contacts/<int:pk>/unlink", views_link.contact_unlink, name="contact-unlink"),
 ]
 
 # The patient mirror: list, live search, detail, and backfill from Hint (issue 5).

@@ -1,4 +1,4 @@
-"""Contact pages: list with live search, create, edit, detail, "Sync to Hint", unlink."""
+"""Contact pages: list with live search, create, edit, detail (linking: `sync.views_link`)."""
 
 from datetime import date, datetime
 from typing import Any
@@ -14,15 +14,11 @@ from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from hintpartner import dates
-from hintpartner.hint import api, errors
-from hintpartner.hint.policy import error_sentence
 from sync import contact_writes, contacts, fieldmap
 from sync.matching import normalize_name
 from sync.models import Contact, Patient
-from sync.patient_search import patients_page
 
 PAGE_SIZE = 25
-SEARCH_RESULTS = 20
 
 
 GENDER_CHOICES = [("", "not recorded")] + [(v, v) for v in fieldmap.GENDER_IDENTITIES]
@@ -215,121 +211,6 @@ def contact_edit(request: HintRequest, pk: int) -> HttpResponse:
         )
         return redirect_with_session(request, "sync:contact-detail", contact.pk)
     return render(request, "sync/contacts_form.html", {"form": form, "contact": contact})
-
-
-@require_GET
-@hint_session(permission="edit_records")
-def contact_sync(request: HintRequest, pk: int) -> HttpResponse:
-    """ "Sync to Hint": a live search over Hint patients, pre-filled with the contact's name."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    q = request.GET.get("q", contact.full_name).strip()[:100]
-    return render(request, "sync/contacts_sync.html", {"contact": contact, "q": q})
-
-
-def _hint_search(token: str, q: str) -> list[dict]:
-    words = q.split()
-    if not words:
-        return []
-    if len(words) == 1:
-        found = api.patients_search(token=token, limit=SEARCH_RESULTS, last_name=words[0])
-        return found or api.patients_search(token=token, limit=SEARCH_RESULTS, first_name=words[0])
-    return api.patients_search(
-        token=token, limit=SEARCH_RESULTS, first_name=words[0], last_name=" ".join(words[1:])
-    )
-
-
-def _with_mirror_matches(request: HintRequest, q: str, found: list[dict]) -> list[dict]:
-    """Hint's answers first, then prefix matches from our mirror of Hint's patients.
-
-    Hint's name filters match whole names only, so "Ana Nu" finds nothing there while the user is
-    still typing; the mirror (kept by webhooks and backfills) answers prefixes from an index.
-    """
-    if not q:
-        return found
-    seen = {str(p.get("id") or "") for p in found if isinstance(p, dict)}
-    mirror = Patient.objects.for_practice(request.hint.practice).visible()
-    nearest, _count = patients_page(mirror, q, offset=0, size=SEARCH_RESULTS, cap=SEARCH_RESULTS)
-    extra = [
-        patient.data
-        for patient in nearest
-        if patient.hint_id not in seen and isinstance(patient.data, dict)
-    ]
-    return [*found, *extra][:SEARCH_RESULTS]
-
-
-@require_GET
-@hint_session(permission="edit_records")
-def contact_sync_search(request: HintRequest, pk: int) -> HttpResponse:
-    """The search results partial (htmx, as the user types)."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    q = request.GET.get("q", "").strip()[:100]
-    error = ""
-    results: list[dict] = []
-    try:
-        results = _hint_search(request.hint.token, q)
-    except errors.HintError as exc:
-        error = error_sentence(exc)
-    results = _with_mirror_matches(request, q, results)
-    patients = [
-        {
-            "id": str(p.get("id") or ""),
-            "values": fieldmap.patient_values(p),
-            "linked_here": str(p.get("id") or "") == contact.hint_patient_id,
-        }
-        for p in results
-        if isinstance(p, dict) and p.get("id")
-    ]
-    context = {"contact": contact, "patients": patients, "q": q, "error": error}
-    return render(request, "sync/contacts_sync_results.html", context)
-
-
-def _back_to_sync(request: HintRequest, contact: Contact, error: str) -> HttpResponse:
-    context = {"contact": contact, "q": contact.full_name, "error": error}
-    return render(request, "sync/contacts_sync.html", context, status=400)
-
-
-@require_POST
-@hint_session(permission="edit_records")
-def contact_link(request: HintRequest, pk: int) -> HttpResponse:
-    """Link the contact to the chosen patient and merge (contact wins)."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    patient_id = request.POST.get("patient_id", "").strip()[:100]
-    if not patient_id:
-        return _back_to_sync(request, contact, "Choose a patient from the list first.")
-    try:
-        contacts.contact_link(
-            contact=contact,
-            patient_id=patient_id,
-            actor=Actor.from_hint(request.hint),
-            token=request.hint.token,
-        )
-    except contacts.SyncError as exc:
-        return _back_to_sync(request, contact, str(exc))
-    return redirect_with_session(request, "sync:contact-detail", contact.pk)
-
-
-@require_POST
-@hint_session(permission="edit_records")
-def contact_create_patient(request: HintRequest, pk: int) -> HttpResponse:
-    """ "Create new patient": create it in Hint from the contact and link it."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    try:
-        contacts.patient_create_from_contact(
-            contact=contact, actor=Actor.from_hint(request.hint), token=request.hint.token
-        )
-    except contacts.SyncError as exc:
-        return _back_to_sync(request, contact, str(exc))
-    return redirect_with_session(request, "sync:contact-detail", contact.pk)
-
-
-@require_POST
-@hint_session(permission="unlink_contacts")
-def contact_unlink(request: HintRequest, pk: int) -> HttpResponse:
-    """Remove the link on both sides; both records stay."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    hint = request.hint
-    contacts.contact_unlink(contact=contact, actor=Actor.from_hint(hint), token=hint.token)
-    return redirect_with_session(request, "sync:contact-detail", contact.pk)
 
 
 @require_GET

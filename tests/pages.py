@@ -108,6 +108,8 @@ def page_catalogue(practice: Practice) -> list[tuple[str, str]]:
         ("contact edit", reverse("sync:contact-edit", args=[contact.pk])),
         ("contact new", reverse("sync:contact-create")),
         ("sync to hint", reverse("sync:contact-sync", args=[contact.pk])),
+        ("create patient", reverse("sync:contact-create-patient", args=[contact.pk])),
+        ("unlink", reverse("sync:contact-unlink", args=[contact.pk])),
         ("batches", reverse("sync:batches")),
         ("batch", reverse("sync:batch-detail", args=[batch.pk])),
         ("sync log", reverse("sync:log")),
