@@ -148,6 +148,7 @@ def contact_list(request: HintRequest) -> HttpResponse:
         "states": contact_state.STATES,
         "page": page,
         "has_next": len(rows) > PAGE_SIZE,
+        "deleted": request.GET.get("deleted", ""),
     }
     if request.htmx:
         return render(request, "sync/contacts_rows.html", context)
