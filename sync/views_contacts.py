@@ -96,7 +96,9 @@ def _search(qs: QuerySet[Contact], q: str) -> QuerySet[Contact]:
     return qs
 
 
-def contacts_filtered(request: HintRequest) -> tuple[QuerySet[Contact], str, Any]:
+def contacts_filtered(
+    request: HintRequest,
+) -> tuple[QuerySet[Contact], str, contact_state.SyncState | None]:
     """The practice's contacts as the list's `q` and `state` ask, and those two values."""
     q = request.GET.get("q", "").strip()[:100]
     state = contact_state.state_from_query(request.GET.get("state"))
