@@ -32,6 +32,8 @@ ACTIONS: dict[str, str] = {
     "contact.linked": "linked the contact to a patient",
     "contact.unlinked": "unlinked the contact",
     "contact.write_retried": "sent the contact to Hint again",
+    "contact.deleted": "deleted the contact",
+    "contacts.exported": "downloaded the contacts",
     "patient.created": "created the patient in Hint",
     "note.created": "started the note",
     "note.edited": "edited the note",

@@ -266,11 +266,16 @@ def contact_unlink(*, contact: Contact, actor: Actor, token: str) -> Unlinked:
     return Unlinked(contact=contact, patient_id=old, cleared_in_hint=cleared)
 
 
+def integration_clear(*, practice: Any, token: str, patient_id: str) -> None:
+    """Remove our integration fields from a patient in Hint; raises HintError if Hint does not."""
+    answer = api.patient_update(token=token, patient_id=patient_id, fields=dict(UNLINK_CLEARED))
+    mirror_answer(practice, answer)
+
+
 def _integration_clear(*, practice: Any, token: str, patient_id: str) -> bool:
     """Remove our integration fields from a patient we no longer link (best effort, logged)."""
     try:
-        answer = api.patient_update(token=token, patient_id=patient_id, fields=dict(UNLINK_CLEARED))
-        mirror_answer(practice, answer)
+        integration_clear(practice=practice, token=token, patient_id=patient_id)
     except errors.HintError as exc:
         sync_log_write(
             practice=practice,

@@ -403,10 +403,49 @@ def _phones_array(existing: Any, wanted: dict[str, str]) -> list[dict[str, Any]]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+# A US address: Hint's examples write the state as its USPS code ("NY") and the ZIP as 5 digits
+# (ZIP+4 is the other form the USPS issues). Hint's API description names no format, so only a
+# US address (the country blank or the United States) is held to it; others are free text.
+US_STATES: dict[str, str] = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
+    "WY": "Wyoming", "AS": "American Samoa", "GU": "Guam", "MP": "Northern Mariana Islands",
+    "PR": "Puerto Rico", "VI": "U.S. Virgin Islands", "AA": "Armed Forces Americas",
+    "AE": "Armed Forces Europe", "AP": "Armed Forces Pacific",
+}  # fmt: skip
+_US_STATE_WORDS = frozenset([*US_STATES, *(name.upper() for name in US_STATES.values())])
+_US_COUNTRIES = frozenset(
+    {"", "US", "USA", "U.S.", "U.S.A.", "UNITED STATES", "UNITED STATES OF AMERICA"}
+)
+_US_ZIP = re.compile(r"^[0-9]{5}(?:-?[0-9]{4})?$")
+
+
+def _us_address_problems(values: Values) -> dict[str, str]:
+    """The state and ZIP of a US address, as the USPS writes them."""
+    if _text(values.get("country")).upper() not in _US_COUNTRIES:
+        return {}
+    found: dict[str, str] = {}
+    state = _text(values.get("state"))
+    if state and state.upper() not in _US_STATE_WORDS:
+        found["state"] = "Enter a US state as its two-letter code, such as NY."
+    zip_code = _text(values.get("zip_code"))
+    if zip_code and not _US_ZIP.match(zip_code):
+        found["zip_code"] = "Enter a US ZIP code: 5 digits, or 9 as 12345-6789."
+    return found
+
 
 def problems(values: Values) -> dict[str, str]:
     """Each two-way value Hint would refuse, as a sentence for the person typing it."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = _us_address_problems(values)
     for name, value in values.items():
         m = _BY_CONTACT.get(name)
         if m is None or m.direction is not Direction.BOTH or is_blank(value):

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from sync import views_batches, views_contacts, views_link, views_log, views_patients
+from sync import (
+    views_batches,
+    views_contacts,
+    views_contacts_admin,
+    views_link,
+    views_log,
+    views_patients,
+)
 
 app_name = "sync"
 urlpatterns: list = []
@@ -52,4 +59,18 @@ urlpatterns += [
     path("patients/<int:pk>", views_patients.patient_detail, name="patient"),
     path("backfill/panel", views_patients.backfill_panel, name="backfill-panel"),
     path("backfill/start", views_patients.backfill_start, name="backfill-start"),
+]
+
+# Contacts an admin manages: export the list as a CSV batch's input, delete a contact (issue 18).
+urlpatterns += [
+    path(
+        "contacts/export.csv",
+        views_contacts_admin.contacts_export,
+        name="contacts-export",
+    ),
+    path(
+        "contacts/<int:pk>/delete",
+        views_contacts_admin.contact_delete_view,
+        name="contact-delete",
+    ),
 ]

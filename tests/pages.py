@@ -107,6 +107,7 @@ def page_catalogue(practice: Practice) -> list[tuple[str, str]]:
         ("contact", reverse("sync:contact-detail", args=[contact.pk])),
         ("contact edit", reverse("sync:contact-edit", args=[contact.pk])),
         ("contact new", reverse("sync:contact-create")),
+        ("contact delete", reverse("sync:contact-delete", args=[contact.pk])),
         ("sync to hint", reverse("sync:contact-sync", args=[contact.pk])),
         ("create patient", reverse("sync:contact-create-patient", args=[contact.pk])),
         ("unlink", reverse("sync:contact-unlink", args=[contact.pk])),

@@ -84,6 +84,9 @@ ROUTES: list[tuple[str, str | None, dict[str, tuple[str | None, int]]]] = [
         "contact",
         {"GET": ("unlink_contacts", 200), "POST": ("unlink_contacts", 303)},
     ),
+    ("sync:contacts-export", None, {"GET": ("administer", 200)}),
+    # POST: the contact is linked and Hint does not answer, so nothing is deleted (503).
+    ("sync:contact-delete", "contact", {"GET": ("administer", 200), "POST": ("administer", 503)}),
     ("sync:batches", None, {"GET": ("view_settings", 200)}),
     ("sync:batch-start-patients", None, {"POST": ("administer", 409)}),
     ("sync:batch-start-csv", None, {"POST": ("administer", 400)}),
