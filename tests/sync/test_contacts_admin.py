@@ -204,6 +204,7 @@ def test_deleting_a_linked_contact_clears_our_fields_in_hint_first(
     assert json.loads(call.request.body) == {
         "integration_record_id": "",
         "integration_web_link": "",
+        "integration_error_message": "",
     }
     assert not Contact.objects.filter(pk=contact.pk).exists()
     assert BatchRow.objects.get().contact_id is None  # the batch's report keeps its row
