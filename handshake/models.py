@@ -34,6 +34,10 @@ class Practice(models.Model):
     # The practice token from the installation: for background work only, never for a session.
     token = EncryptedTextField(blank=True, default="")
     installation_changed_at = models.DateTimeField(null=True, blank=True)
+    # Which name this practice's Hint gives the street lines (`address_line1` or
+    # `address_line_1`), learnt from the patients it returns; blank until one was read. A
+    # database default too, so code from before this column can still insert practices.
+    address_shape = models.CharField(max_length=20, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

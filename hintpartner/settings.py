@@ -70,6 +70,8 @@ HINT_PRODUCT_ID = env.str("HINT_PRODUCT_ID", default=_dev.get("HINT_PRODUCT_ID",
 HINT_WEBHOOK_SECRET = env.str("HINT_WEBHOOK_SECRET", default=_dev.get("HINT_WEBHOOK_SECRET", ""))
 # The public URL of this app, used for deep links written into Hint (integration_web_link).
 APP_URL = env.str("APP_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where Hint delivers webhooks (hint_setup registers it): APP_URL's, or a tunnel's on a laptop.
+HINT_WEBHOOK_URL = env.str("HINT_WEBHOOK_URL", default=f"{APP_URL}/hint/webhooks").rstrip("/")
 
 HINT_RATE_LIMIT_PER_SECOND = env.float("HINT_RATE_LIMIT_PER_SECOND", default=100.0)
 # Calls a token may make per UTC day; 0 = no budget. Both limits are shared by every process

@@ -19,9 +19,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import contract, limits, patients
 from sandbox.models import (
+    Anchor,
     DeliveryAttempt,
     Installation,
     Interaction,
+    PartnerAccount,
+    PartnerApp,
     Practice,
     WebhookEndpoint,
     new_id,
@@ -83,7 +86,20 @@ def _query(request: HttpRequest, known: frozenset[str]) -> None:
 
 
 def _patient_body(request: HttpRequest, known: frozenset[str]) -> dict[str, Any]:
-    return patients.body_check(_body(request), known, strict=_strict())
+    """The body checked against `known`; street lines are accepted under the names the sandbox
+    answers with (`Config.address_shape`) and stored under the description's."""
+    shape = limits.config_cached().address_shape
+    if known is contract.PATIENT_BODY_FIELDS:
+        known = contract.patient_body_fields(shape)
+    data = patients.body_check(_body(request), known, strict=_strict())
+    theirs = contract.ADDRESS_SHAPES.get(shape)
+    if theirs and theirs != contract.ADDRESS_SHAPES["address_line1"]:
+        for mine, their in zip(contract.ADDRESS_SHAPES["address_line1"], theirs, strict=True):
+            if their in data:
+                data[mine] = data.pop(their)
+            elif not _strict():  # lenient: Hint ignores a name it does not know
+                data.pop(mine, None)
+    return data
 
 
 def _methods(request: HttpRequest, allowed: tuple[str, ...]) -> None:
@@ -366,9 +382,10 @@ def webhook_events_view(request: HttpRequest) -> HttpResponse:
 
 @partner_api
 def webhook_requests_view(request: HttpRequest) -> HttpResponse:
-    """Failed deliveries, newest first."""
+    """Failed deliveries (every attempt not answered 2xx), newest first, each naming the event's
+    practice: Hint documents the route, not its fields, so the app reads these names or others."""
     _methods(request, ("GET",))
-    qs = DeliveryAttempt.objects.select_related("event").exclude(
+    qs = DeliveryAttempt.objects.select_related("event__practice").exclude(
         status_code__gte=200, status_code__lt=300
     )
     rows = list(qs.order_by("-created_at", "-id")[:100])
@@ -376,6 +393,7 @@ def webhook_requests_view(request: HttpRequest) -> HttpResponse:
         {
             "event_id": a.event.hint_id,
             "type": a.event.type,
+            "practice_id": a.event.practice.hint_id,
             "url": a.url,
             "status": a.status_code,
             "error": a.error or None,
@@ -384,6 +402,153 @@ def webhook_requests_view(request: HttpRequest) -> HttpResponse:
         for a in rows
     ]
     return listing(items, len(items))
+
+
+# --- Partner API: the app's registration ("Registering the app with Hint") --------------------
+
+
+def _wrapped(request: HttpRequest, wrapper: str, known: frozenset[str]) -> dict[str, Any]:
+    """`{"<wrapper>": {…}}` with only the fields Hint names (strict mode), string values."""
+    data = _body(request)
+    inner = data.get(wrapper) if isinstance(data, dict) else None
+    if not isinstance(inner, dict):
+        raise SandboxError(422, f'The body must be {{"{wrapper}": {{…}}}}')
+    contract.unknown_names(inner, known, strict=_strict(), what="field")
+    fields = {k: v for k, v in inner.items() if k in known}
+    for name, value in fields.items():
+        if name != "role_mappings" and not isinstance(value, str):
+            raise SandboxError(422, f"Validation failed: {name} must be a string")
+    return fields
+
+
+def _url_check(name: str, value: str) -> None:
+    """A registered URL is an http(s) URL. Hint wants https outside the `localhost_*` fields;
+    the sandbox, on loopback beside a laptop's app, accepts http in both (hint_doctor reports
+    an http production URL)."""
+    if value and not value.startswith(("http://", "https://")):
+        raise SandboxError(422, f"Validation failed: {name} is not a URL")
+
+
+def _partner_json(partner: PartnerAccount) -> dict[str, Any]:
+    return {
+        "partner": {
+            "id": settings.HINT_PARTNER_ID,
+            "name": partner.name,
+            "email": partner.email,
+            "auth_type": partner.auth_type or None,
+            "redirect_url": partner.redirect_url or None,
+            "localhost_redirect_url": partner.localhost_redirect_url or None,
+            "localhost_webhook_url": partner.localhost_webhook_url or None,
+        }
+    }
+
+
+def _app_json(app: PartnerApp) -> dict[str, Any]:
+    return {
+        "app": {
+            "id": settings.HINT_PRODUCT_ID,
+            "name": app.name,
+            "handshake_url": app.handshake_url or None,
+            "localhost_handshake_url": app.localhost_handshake_url or None,
+            "role_mappings": app.role_mappings,
+        }
+    }
+
+
+def _anchor_json(anchor: Anchor) -> dict[str, Any]:
+    return {
+        "id": anchor.hint_id,
+        "type": anchor.type,
+        "source_url": anchor.source_url or None,
+        "localhost_source_url": anchor.localhost_source_url or None,
+        "settings_label": anchor.settings_label or None,
+        "interaction_type": anchor.interaction_type or None,
+    }
+
+
+@partner_api
+def partner_view(request: HttpRequest) -> HttpResponse:
+    _methods(request, ("GET", "PATCH", "PUT"))
+    partner = PartnerAccount.get()
+    if request.method != "GET":
+        fields = _wrapped(request, "partner", contract.PARTNER_BODY_FIELDS)
+        auth_type = fields.get("auth_type")
+        if auth_type is not None and auth_type not in contract.AUTH_TYPES:
+            raise SandboxError(422, "Validation failed: Auth type is not included in the list")
+        for name, value in fields.items():
+            if name.endswith("_url"):
+                _url_check(name, value)
+            setattr(partner, name, value)
+        partner.updated_at = timezone.now()
+        partner.save()
+    return JsonResponse(_partner_json(partner))
+
+
+@partner_api
+def app_view(request: HttpRequest) -> HttpResponse:
+    _methods(request, ("GET", "PATCH", "PUT"))
+    app = PartnerApp.get()
+    if request.method != "GET":
+        fields = _wrapped(request, "app", contract.APP_BODY_FIELDS)
+        for name, value in fields.items():
+            if name.endswith("_url"):
+                _url_check(name, value)
+            setattr(app, name, value)
+        app.updated_at = timezone.now()
+        app.save()
+    return JsonResponse(_app_json(app))
+
+
+def _anchor_fields(anchor: Anchor, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        if name == "type":
+            continue
+        if name.endswith("_url"):
+            _url_check(name, value)
+        setattr(anchor, name, value)
+
+
+@partner_api
+def anchors_view(request: HttpRequest) -> HttpResponse:
+    """GET: a bare array. POST: one anchor per surface type, so a second POST for a type
+    updates that anchor (answered 200, a new one 201): re-running a set-up is harmless."""
+    _methods(request, ("GET", "POST"))
+    if request.method == "POST":
+        fields = _wrapped(request, "anchor", contract.ANCHOR_BODY_FIELDS)
+        kind = fields.get("type")
+        if kind not in contract.ANCHOR_TYPES:
+            raise SandboxError(422, "Validation failed: Type is not included in the list")
+        anchor = Anchor.objects.filter(type=kind).first()
+        created = anchor is None
+        if anchor is None:
+            anchor = Anchor(type=kind, hint_id=new_id("anc"))
+        _anchor_fields(anchor, fields)
+        anchor.save()
+        return JsonResponse(_anchor_json(anchor), status=201 if created else 200)
+    rows = list(Anchor.objects.all())
+    return listing([_anchor_json(a) for a in rows], len(rows))
+
+
+@partner_api
+def anchor_view(request: HttpRequest, anchor_id: str) -> HttpResponse:
+    _methods(request, ("GET", "PATCH", "PUT"))
+    anchor = Anchor.objects.filter(hint_id=anchor_id).first()
+    if anchor is None:
+        raise SandboxError(404, "Anchor not found")
+    if request.method != "GET":
+        fields = _wrapped(request, "anchor", contract.ANCHOR_BODY_FIELDS)
+        if fields.get("type", anchor.type) != anchor.type:
+            raise SandboxError(422, "Validation failed: Type cannot change")
+        _anchor_fields(anchor, fields)
+        anchor.save()
+    return JsonResponse(_anchor_json(anchor))
+
+
+@partner_api
+def services_view(request: HttpRequest) -> HttpResponse:
+    """Hint-hosted deployments: none in the sandbox (the app runs beside it)."""
+    _methods(request, ("GET",))
+    return listing([], 0)
 
 
 @csrf_exempt

@@ -77,6 +77,40 @@ INTERACTION_BODY_FIELDS = frozenset(
     }
 )
 PHONE_FIELDS = frozenset({"id", "number", "type", "us_formattable"})
+# The go-hint client's names for the street lines, accepted instead of the description's when
+# the sandbox answers in that shape (`Config.address_shape`).
+ADDRESS_SHAPES = {
+    "address_line1": ("address_line1", "address_line2"),
+    "address_line_1": ("address_line_1", "address_line_2"),
+}
+
+
+def patient_body_fields(shape: str) -> frozenset[str]:
+    """PATIENT_BODY_FIELDS with the street lines named as `shape` names them."""
+    lines = ADDRESS_SHAPES.get(shape, ADDRESS_SHAPES["address_line1"])
+    return (PATIENT_BODY_FIELDS - set(ADDRESS_SHAPES["address_line1"])) | set(lines)
+
+
+# The partner API's registration bodies ("Registering the app with Hint"): each wrapped in its
+# object (`{"partner": {…}}`, `{"app": {…}}`, `{"anchor": {…}}`). The `localhost_*` twins are
+# the product's laptop URLs (plain http, sandbox partners only).
+PARTNER_BODY_FIELDS = frozenset(
+    {
+        "name",
+        "email",
+        "auth_type",
+        "redirect_url",
+        "localhost_redirect_url",
+        "localhost_webhook_url",
+    }
+)
+APP_BODY_FIELDS = frozenset({"name", "handshake_url", "localhost_handshake_url", "role_mappings"})
+ANCHOR_BODY_FIELDS = frozenset(
+    {"type", "source_url", "localhost_source_url", "settings_label", "interaction_type"}
+)
+AUTH_TYPES = ("automatic_headless", "automatic", "headless", "manual")
+ANCHOR_TYPES = ("core_page", "settings", "clinical_chart", "clinical_interaction")
+ADDRESS_SHAPE_NAMES = tuple(ADDRESS_SHAPES)
 
 SEXES = ("male", "female", "intersex")
 GENDER_IDENTITIES = ("man", "woman", "trans man", "trans woman", "nonbinary", "not listed")

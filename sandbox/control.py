@@ -8,8 +8,19 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import patients
-from sandbox.models import Config, Interaction, Patient, Practice, User, WebhookEvent
+from sandbox import contract, patients
+from sandbox.models import (
+    Anchor,
+    Config,
+    Interaction,
+    PartnerAccount,
+    PartnerApp,
+    Patient,
+    Practice,
+    User,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from sandbox.services import (
     SandboxError,
     handshake_payload,
@@ -153,13 +164,49 @@ def faults(request: HttpRequest) -> JsonResponse:
     config = Config.get()
     if request.method == "POST":
         try:
-            errors = config_update(config, _json(request))
+            data = _json(request)
+            _address_shape_set(config, data.pop("address_shape", None))
+            errors = config_update(config, data)
         except SandboxError as exc:
             return _refusal(exc)
         if errors:
             return JsonResponse({"status": 422, "message": " ".join(errors)}, status=422)
     fields = [f.name for f in Config._meta.fields if f.name != "id"]
     return JsonResponse({name: getattr(config, name) for name in fields})
+
+
+def _address_shape_set(config: Config, shape: Any) -> None:
+    """The switch "patients answered with the other address shape" (`address_line_1`)."""
+    if shape is None:
+        return
+    if shape not in contract.ADDRESS_SHAPE_NAMES:
+        names = " or ".join(contract.ADDRESS_SHAPE_NAMES)
+        raise SandboxError(422, f"address_shape must be {names}")
+    config.address_shape = shape  # saved by config_update with the other switches
+
+
+@require_GET
+def registration(request: HttpRequest) -> JsonResponse:
+    """What the partner API holds for the app (partner, app, anchors, webhook endpoints)."""
+    partner, app = PartnerAccount.get(), PartnerApp.get()
+    return JsonResponse(
+        {
+            "partner": {
+                f: getattr(partner, f)
+                for f in ("auth_type", "redirect_url", "localhost_redirect_url")
+            },
+            "app": {f: getattr(app, f) for f in ("handshake_url", "localhost_handshake_url")},
+            "anchors": {
+                a.type: {"source_url": a.source_url, "localhost_source_url": a.localhost_source_url}
+                for a in Anchor.objects.all()
+            },
+            "webhook_urls": list(
+                WebhookEndpoint.objects.order_by("-created_at", "-id").values_list(
+                    "webhook_url", flat=True
+                )
+            ),
+        }
+    )
 
 
 @csrf_exempt

@@ -53,6 +53,9 @@ class Config(models.Model):
     # Act as a Hint that ignores `updated_at`/`created_at` filters (the guide names them, the
     # description does not): every row comes back, the app must notice.
     ignore_time_filters = models.BooleanField(default=False)
+    # The names patients' street lines get in answers, events and accepted bodies: Hint's API
+    # description (`address_line1`) or the go-hint client's (`address_line_1`).
+    address_shape = models.CharField(max_length=20, default="address_line1")
 
     def __str__(self) -> str:
         return "sandbox configuration"
@@ -251,6 +254,62 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.hint_id
+
+
+class PartnerAccount(models.Model):
+    """One row (pk=1): the partner as Hint's partner API holds it (`/api/partner/partner`)."""
+
+    name = models.CharField(max_length=200, default="Sandbox Partner")
+    email = models.CharField(max_length=200, default="partner@example.com")
+    auth_type = models.CharField(max_length=40, blank=True)
+    redirect_url = models.CharField(max_length=500, blank=True)
+    localhost_redirect_url = models.CharField(max_length=500, blank=True)
+    localhost_webhook_url = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def get(cls) -> "PartnerAccount":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class PartnerApp(models.Model):
+    """One row (pk=1): the partner's app (`/api/partner/app`): where Hint posts handshakes."""
+
+    name = models.CharField(max_length=200, default="hintpartner")
+    handshake_url = models.CharField(max_length=500, blank=True)
+    localhost_handshake_url = models.CharField(max_length=500, blank=True)
+    role_mappings = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def get(cls) -> "PartnerApp":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class Anchor(models.Model):
+    """Where a surface of the app is anchored in Hint: one per surface type."""
+
+    hint_id = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=40, unique=True)
+    source_url = models.CharField(max_length=500, blank=True)
+    localhost_source_url = models.CharField(max_length=500, blank=True)
+    settings_label = models.CharField(max_length=200, blank=True)
+    interaction_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.type
 
 
 class WebhookEndpoint(models.Model):

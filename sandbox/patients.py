@@ -44,6 +44,8 @@ TEXT_FIELDS = (
 SEXES = contract.SEXES
 PHONE_TYPES = contract.PHONE_TYPES
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What a new patient shows, and what clearing the integration fields brings back.
+SYNC_STATUS_INITIAL = Patient._meta.get_field("integration_sync_status").default
 _TIME_OPS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
 
 
@@ -227,8 +229,12 @@ def _apply(patient: Patient, data: dict[str, Any]) -> None:
         else:
             patient.practitioner = None
     if "integration_record_id" in data or "integration_web_link" in data:
-        patient.integration_sync_status = "synced"
-        patient.integration_last_synced_at = timezone.now()
+        if patient.integration_record_id:
+            patient.integration_sync_status = "synced"
+            patient.integration_last_synced_at = timezone.now()
+        else:
+            # The partner cleared its record id (an unlink): Hint shows the patient as unsynced.
+            patient.integration_sync_status = SYNC_STATUS_INITIAL
     if data.get("integration_error_message"):
         patient.integration_sync_status = "errored"
     if not patient.first_name:

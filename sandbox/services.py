@@ -66,6 +66,15 @@ def _iso(value: datetime | date | None) -> str | None:
 # --- shapes -----------------------------------------------------------------------------------
 
 
+def _address_lines(patient: Patient) -> dict[str, str]:
+    from sandbox import contract, limits
+
+    names = contract.ADDRESS_SHAPES.get(
+        limits.config_cached().address_shape, contract.ADDRESS_SHAPES["address_line1"]
+    )
+    return {names[0]: patient.address_line1, names[1]: patient.address_line2}
+
+
 def patient_json(patient: Patient, *, public_url: str) -> dict[str, Any]:
     """A patient as Hint's Provider API returns it."""
     practitioner = (
@@ -91,8 +100,8 @@ def patient_json(patient: Patient, *, public_url: str) -> dict[str, Any]:
         "preferred_language": patient.preferred_language or None,
         "email": patient.email or None,
         "phones": [_phone_json(p) for p in patient.phones or [] if isinstance(p, dict)],
-        "address_line1": patient.address_line1,
-        "address_line2": patient.address_line2,
+        # Named as the sandbox is set to name them (Hint's description, or go-hint's).
+        **_address_lines(patient),
         "address_city": patient.address_city,
         "address_state": patient.address_state,
         "address_zip": patient.address_zip,

@@ -312,7 +312,7 @@ def _form_initial(source: Patient | Any) -> dict[str, str]:
             "dob": source.dob.isoformat() if source.dob else "",
             "sex": source.sex,
             "email": source.email,
-            "phone": (source.phones or [{}])[0].get("number", ""),
+            "phone": _mobile(source.phones),
             "address_line1": source.address_line1,
             "address_city": source.address_city,
             "address_state": source.address_state,
@@ -324,31 +324,55 @@ def _form_initial(source: Patient | Any) -> dict[str, str]:
     return {k: str(v) for k, v in source.items()}
 
 
-def _form_data(request: HttpRequest) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        name: request.POST.get(name, "")
-        for name in (
-            "title",
-            "first_name",
-            "middle_name",
-            "last_name",
-            "dob",
-            "sex",
-            "gender_identity",
-            "email",
-            "address_line1",
-            "address_city",
-            "address_state",
-            "address_zip",
-        )
-    }
-    phone = request.POST.get("phone", "").strip()
-    formattable = sum(c.isdigit() for c in phone) == 10
-    data["phones"] = (
-        [{"type": "mobile", "number": phone, "us_formattable": formattable}] if phone else []
-    )
-    data["gender_other"] = request.POST.get("gender_other", "")
-    data["practitioner"] = {"id": request.POST.get("practitioner", "")}
+# What the patient form shows (`_patient_fields.html`), besides the mobile phone and practitioner.
+FORM_FIELDS = (
+    "first_name",
+    "last_name",
+    "dob",
+    "sex",
+    "gender_identity",
+    "gender_other",
+    "email",
+    "address_line1",
+    "address_city",
+    "address_state",
+    "address_zip",
+)
+
+
+def _mobile(phones: Any) -> str:
+    """The number of the mobile entry of `phones` (the one the form shows), if any."""
+    for phone in phones or []:
+        if isinstance(phone, dict) and phone.get("type") == "mobile":
+            return str(phone.get("number") or "")
+    return ""
+
+
+def _phones_with_mobile(phones: Any, number: str) -> list[dict[str, Any]]:
+    """`phones` with its mobile entry set to `number` (removed when blank); the home and office
+    entries kept as they are."""
+    number = number.strip()
+    kept = [dict(p) for p in phones or [] if isinstance(p, dict)]
+    mobile = next((p for p in kept if p.get("type") == "mobile"), None)
+    if not number:
+        return [p for p in kept if p is not mobile]
+    formattable = sum(c.isdigit() for c in number) == 10
+    if mobile is None:
+        return [*kept, {"type": "mobile", "number": number, "us_formattable": formattable}]
+    if mobile.get("number") != number:
+        mobile.update(number=number, us_formattable=formattable)
+    return kept
+
+
+def _form_data(request: HttpRequest, patient: Patient | None = None) -> dict[str, Any]:
+    """The fields the form shows, as posted: like Hint's own form, a save changes nothing it
+    does not show (title, middle name, the home and office phones stay as they are)."""
+    post = request.POST
+    data: dict[str, Any] = {name: post[name] for name in FORM_FIELDS if name in post}
+    if "phone" in post:
+        data["phones"] = _phones_with_mobile(patient.phones if patient else [], post["phone"])
+    if "practitioner" in post:
+        data["practitioner"] = {"id": post["practitioner"]}
     return data
 
 
@@ -381,7 +405,9 @@ def patient_action(request: HttpRequest, patient_id: str, action: str) -> HttpRe
     _, _, patient = _patient(request, patient_id)
     if action == "update":
         try:
-            patients.patient_update(patient=patient, data=_form_data(request), from_api=False)
+            patients.patient_update(
+                patient=patient, data=_form_data(request, patient), from_api=False
+            )
         except SandboxError as exc:
             return redirect(f"/patients/{patient.hint_id}/?" + urlencode({"error": exc.message}))
     elif action == "deactivate":

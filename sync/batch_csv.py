@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape
 from handshake.audit import Actor
 from handshake.hint_access import PracticeApi
 from hintpartner.hint import errors
@@ -243,7 +244,12 @@ def csv_row_step(
         _row_done(row, decision.outcome, decision.message, decision.patient_id)
         return None
     assert contact is not None and decision.patient is not None and decision.result is not None
-    body = link_body(contact, decision.result.patient_updates, decision.patient)
+    body = link_body(
+        contact,
+        decision.result.patient_updates,
+        decision.patient,
+        address_shape=practice_address_shape(batch.practice),
+    )
     return Write(row, contact, decision.patient_id, decision.result, body)
 
 

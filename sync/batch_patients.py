@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape, practice_address_shape_learn
 from handshake.hint_access import PracticeApi
 from hintpartner.hint import errors
 from hintpartner.hint.paths import PAGE_SIZE, PATIENT_FIELDS, PATIENT_ID
@@ -393,6 +394,11 @@ def _rows_gone(batch: Batch) -> None:
 def _steps_carry_out(batch: Batch, followed: list[tuple[Step, BatchRow]]) -> None:
     """Write what each step decided: contacts updated, linked or created (in bulk), and each
     new link's write owed to Hint kept on its row (`push_body`)."""
+    practice = batch.practice
+    # One patient tells the page's address shape; street lines are written under its names.
+    first = next((step.data for step, _row in followed if step.decision is not None), None)
+    practice_address_shape_learn(practice=practice, patient=first)
+    shape = practice_address_shape(practice)
     new_contacts: list[tuple[Contact, BatchRow]] = []
     for step, row in followed:
         decision = step.decision
@@ -403,12 +409,14 @@ def _steps_carry_out(batch: Batch, followed: list[tuple[Step, BatchRow]]) -> Non
         elif decision.outcome in (Link.UPDATED, Link.LINKED):
             contact = _contact_take(batch, step.patient_id, decision)
             if decision.makes_link:
-                row.push_body = link_body(contact, decision.patient_updates, step.data)
+                row.push_body = link_body(
+                    contact, decision.patient_updates, step.data, address_shape=shape
+                )
     if new_contacts:
         Contact.objects.bulk_create([c for c, _ in new_contacts], batch_size=500)
         for contact, row in new_contacts:
             row.contact = contact
-            row.push_body = link_body(contact, {}, None)
+            row.push_body = link_body(contact, {}, None, address_shape=shape)
 
 
 def _contact_take(batch: Batch, patient_id: str, decision: Decision) -> Contact:

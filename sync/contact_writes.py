@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape
 from handshake.audit import Actor, audit_record
 from handshake.hint_access import NotInstalled, practice_api
 from hintpartner.hint import errors, policy
@@ -105,7 +106,11 @@ def contact_writes_dispatch(*, limit: int = DISPATCH_LIMIT) -> int:
 
 
 def _owed_body(contact: Contact, sent: fieldmap.Values) -> dict[str, Any]:
-    body = fieldmap.patient_payload(sent, patient=patient_known(contact))
+    body = fieldmap.patient_payload(
+        sent,
+        patient=patient_known(contact),
+        address_shape=practice_address_shape(contact.practice),
+    )
     if contact.hint_link_owed:
         body.update(integration_fields(contact))
     if contact.hint_error_in_hint:

@@ -7,14 +7,16 @@ An edit is saved here first and owed to Hint: the worker sends it.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape
 from handshake.audit import Actor, audit_record
 from hintpartner.hint import api, errors
-from hintpartner.hint.paths import PATIENT_ID
+from hintpartner.hint.paths import INTEGRATION_ERROR_MESSAGE, PATIENT_ID
 from hintpartner.hint.policy import error_sentence
 from sync import fieldmap
 from sync.contact_writes import contact_write_clear, contact_write_owe
@@ -26,6 +28,20 @@ from sync.outbound import INTEGRATION_CLEARED, integration_fields, mirror_answer
 
 class SyncError(Exception):
     """A sync step could not be done; the message is plain words for the page."""
+
+
+NAMES_NEEDED = "Hint needs a first and a last name. Add them to the contact first."
+# What a patient that loses its link to us loses in Hint: our id, our deep link, our error.
+UNLINK_CLEARED = {**INTEGRATION_CLEARED, INTEGRATION_ERROR_MESSAGE: ""}
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """An unlink done here; `cleared_in_hint` says whether Hint confirmed our fields are gone."""
+
+    contact: Contact
+    patient_id: str
+    cleared_in_hint: bool
 
 
 def _audit(
@@ -147,14 +163,19 @@ def _link_failed(contact: Contact, patient_id: str, exc: errors.HintError) -> Sy
     return SyncError(f"The contact was not linked. {text}")
 
 
+def create_values(contact: Contact) -> fieldmap.Values:
+    """The contact's filled-in two-way values: what "Create new patient" sends Hint."""
+    values = fieldmap.contact_values(contact)
+    return {n: values[n] for n in fieldmap.TWO_WAY_FIELDS if not fieldmap.is_blank(values[n])}
+
+
 def patient_create_from_contact(*, contact: Contact, actor: Actor, token: str) -> Contact:
     """Create the contact's patient in Hint (with our integration fields) and link it."""
     if not contact.first_name.strip() or not contact.last_name.strip():
-        raise SyncError("Hint needs a first and a last name. Add them to the contact first.")
-    values = {
-        n: v for n, v in fieldmap.contact_values(contact).items() if n in fieldmap.TWO_WAY_FIELDS
-    }
-    body = fieldmap.patient_payload({n: v for n, v in values.items() if not fieldmap.is_blank(v)})
+        raise SyncError(NAMES_NEEDED)
+    body = fieldmap.patient_payload(
+        create_values(contact), address_shape=practice_address_shape(contact.practice)
+    )
     body.update(integration_fields(contact))
     try:
         data = api.patient_create(token=token, fields=body)
@@ -215,16 +236,22 @@ def _link_replacing(
         _integration_clear(practice=contact.practice, token=token, patient_id=old_patient_id)
 
 
-def contact_unlink(*, contact: Contact, actor: Actor, token: str) -> Contact:
-    """Remove the link on both sides; both records stay."""
+def contact_unlink(*, contact: Contact, actor: Actor, token: str) -> Unlinked:
+    """Remove the link on both sides; both records stay.
+
+    Here the contact loses the link, what it still owed that patient, and its copies of the
+    patient's Hint-only fields (they describe a patient it no longer has; they cannot be edited
+    here). In Hint the patient loses our integration fields (`UNLINK_CLEARED`).
+    """
     practice = contact.practice
     with transaction.atomic():
         fresh = Contact.objects.for_practice(practice).select_for_update().get(pk=contact.pk)
         old = fresh.hint_patient_id
         if not old:
-            return fresh
+            return Unlinked(contact=fresh, patient_id="", cleared_in_hint=True)
         fresh.hint_patient_id = ""
         contact_write_clear(fresh)  # the change stays here; there is no patient to owe it to
+        fieldmap.contact_assign(fresh, dict.fromkeys(fieldmap.HINT_ONLY_FIELDS))
         fresh.save()
         sync_log_write(
             practice=practice,
@@ -234,18 +261,21 @@ def contact_unlink(*, contact: Contact, actor: Actor, token: str) -> Contact:
             patient_id=old,
         )
         _audit(fresh, actor, "contact.unlinked", f"patient {old}", patient=old)
-    _integration_clear(practice=practice, token=token, patient_id=old)
+    cleared = _integration_clear(practice=practice, token=token, patient_id=old)
     contact.refresh_from_db()
-    return contact
+    return Unlinked(contact=contact, patient_id=old, cleared_in_hint=cleared)
 
 
-def _integration_clear(*, practice: Any, token: str, patient_id: str) -> None:
+def integration_clear(*, practice: Any, token: str, patient_id: str) -> None:
+    """Remove our integration fields from a patient in Hint; raises HintError if Hint does not."""
+    answer = api.patient_update(token=token, patient_id=patient_id, fields=dict(UNLINK_CLEARED))
+    mirror_answer(practice, answer)
+
+
+def _integration_clear(*, practice: Any, token: str, patient_id: str) -> bool:
     """Remove our integration fields from a patient we no longer link (best effort, logged)."""
     try:
-        answer = api.patient_update(
-            token=token, patient_id=patient_id, fields=dict(INTEGRATION_CLEARED)
-        )
-        mirror_answer(practice, answer)
+        integration_clear(practice=practice, token=token, patient_id=patient_id)
     except errors.HintError as exc:
         sync_log_write(
             practice=practice,
@@ -254,6 +284,8 @@ def _integration_clear(*, practice: Any, token: str, patient_id: str) -> None:
             detail=error_sentence(exc),
             patient_id=patient_id,
         )
+        return False
+    return True
 
 
 # --- saving a link (also for links made from Hint's side and by batches) ----------------------
@@ -320,7 +352,9 @@ def link_save(
         )
         for other in others.select_for_update():
             other.hint_patient_id = ""
-            other.save(update_fields=["hint_patient_id"])
+            # Like an unlink: the copies of that patient's Hint-only fields go with the link.
+            cleared = fieldmap.contact_assign(other, dict.fromkeys(fieldmap.HINT_ONLY_FIELDS))
+            other.save(update_fields=["hint_patient_id", *cleared])
             sync_log_write(
                 practice=practice,
                 level=SyncLog.Level.DEBUG,

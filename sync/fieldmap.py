@@ -33,8 +33,10 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from hintpartner.hint import decode
+from hintpartner.hint import api, decode
 from hintpartner.hint.paths import (
+    ADDRESS_SHAPE_DEFAULT,
+    ADDRESS_SHAPES,
     GENDER_IDENTITIES,
     GENDER_NOT_LISTED,
     PATIENT_FIELDS,
@@ -267,6 +269,22 @@ def contact_values(contact: Any) -> Values:
     return {m.contact: canonical(m, get(m.contact)) for m in FIELD_MAP}
 
 
+# Street lines: Hint names them two ways (`paths.ADDRESS_SHAPES`); the map holds the documented
+# names, each line's index picks its twin in the other shape.
+_ADDRESS_LINE_INDEX = {
+    name: index for index, name in enumerate(ADDRESS_SHAPES[ADDRESS_SHAPE_DEFAULT])
+}
+
+
+def _address_line(patient: dict[str, Any], hint_name: str) -> Any:
+    """A street line under whichever name this patient object uses."""
+    index = _ADDRESS_LINE_INDEX[hint_name]
+    for names in ADDRESS_SHAPES.values():
+        if names[index] in patient:
+            return patient[names[index]]
+    return None
+
+
 def patient_values(patient: dict[str, Any]) -> Values:
     """Every mapped field read from a Hint patient object, canonical, keyed by contact field."""
     phones = _phones(patient)
@@ -284,6 +302,8 @@ def patient_values(patient: dict[str, Any]) -> Values:
         elif m.kind is Kind.SEX:
             # Hint's deprecated `gender` is only a fallback for reading.
             out[m.contact] = _sex(patient.get(m.hint)) or _sex(patient.get(P["gender_deprecated"]))
+        elif m.hint in _ADDRESS_LINE_INDEX:
+            out[m.contact] = canonical(m, _address_line(patient, m.hint))
         else:
             out[m.contact] = canonical(m, patient.get(m.hint))
     return out
@@ -324,12 +344,18 @@ def contact_assign(contact: Any, values: Values) -> list[str]:
     return changed
 
 
-def patient_payload(values: Values, *, patient: dict[str, Any] | None = None) -> dict[str, Any]:
+def patient_payload(
+    values: Values, *, patient: dict[str, Any] | None = None, address_shape: str = ""
+) -> dict[str, Any]:
     """The Hint PATCH/POST body for two-way `values`. Hint-only fields are never written.
 
     Phones are written as the whole `phones` array: entries of other types (and Hint's extra
-    keys) are kept, the mapped types are replaced, removed when blank, or added.
+    keys) are kept, the mapped types are replaced, removed when blank, or added. Street lines
+    take the names of the patient object in hand, else `address_shape` (the practice's,
+    `handshake.address_shape`), else Hint's documented ones.
     """
+    shape = api.address_shape_of(patient) or address_shape
+    address_names = ADDRESS_SHAPES.get(shape) or ADDRESS_SHAPES[ADDRESS_SHAPE_DEFAULT]
     body: dict[str, Any] = {}
     phone_values: dict[str, str] = {}
     for name, value in values.items():
@@ -344,6 +370,8 @@ def patient_payload(values: Values, *, patient: dict[str, Any] | None = None) ->
             body[m.hint] = _sex(value)  # never a value outside Hint's list
         elif m.kind is Kind.DATE:
             body[m.hint] = value or None
+        elif m.hint in _ADDRESS_LINE_INDEX:
+            body[address_names[_ADDRESS_LINE_INDEX[m.hint]]] = value if value is not None else ""
         else:
             body[m.hint] = value if value is not None else ""
     if phone_values:
@@ -375,10 +403,49 @@ def _phones_array(existing: Any, wanted: dict[str, str]) -> list[dict[str, Any]]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+# A US address: Hint's examples write the state as its USPS code ("NY") and the ZIP as 5 digits
+# (ZIP+4 is the other form the USPS issues). Hint's API description names no format, so only a
+# US address (the country blank or the United States) is held to it; others are free text.
+US_STATES: dict[str, str] = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
+    "WY": "Wyoming", "AS": "American Samoa", "GU": "Guam", "MP": "Northern Mariana Islands",
+    "PR": "Puerto Rico", "VI": "U.S. Virgin Islands", "AA": "Armed Forces Americas",
+    "AE": "Armed Forces Europe", "AP": "Armed Forces Pacific",
+}  # fmt: skip
+_US_STATE_WORDS = frozenset([*US_STATES, *(name.upper() for name in US_STATES.values())])
+_US_COUNTRIES = frozenset(
+    {"", "US", "USA", "U.S.", "U.S.A.", "UNITED STATES", "UNITED STATES OF AMERICA"}
+)
+_US_ZIP = re.compile(r"^[0-9]{5}(?:-?[0-9]{4})?$")
+
+
+def _us_address_problems(values: Values) -> dict[str, str]:
+    """The state and ZIP of a US address, as the USPS writes them."""
+    if _text(values.get("country")).upper() not in _US_COUNTRIES:
+        return {}
+    found: dict[str, str] = {}
+    state = _text(values.get("state"))
+    if state and state.upper() not in _US_STATE_WORDS:
+        found["state"] = "Enter a US state as its two-letter code, such as NY."
+    zip_code = _text(values.get("zip_code"))
+    if zip_code and not _US_ZIP.match(zip_code):
+        found["zip_code"] = "Enter a US ZIP code: 5 digits, or 9 as 12345-6789."
+    return found
+
 
 def problems(values: Values) -> dict[str, str]:
     """Each two-way value Hint would refuse, as a sentence for the person typing it."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = _us_address_problems(values)
     for name, value in values.items():
         m = _BY_CONTACT.get(name)
         if m is None or m.direction is not Direction.BOTH or is_blank(value):

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from handshake.address_shape import practice_address_shape_learn
 from hintpartner.hint import decode, paths
 from sync.matching import normalize_name
 from sync.models import Patient
@@ -116,6 +117,9 @@ def patient_apply(
         raise MirrorError("The event carries no patient id.")
     hint_id = str(data[paths.PATIENT_ID]).strip()[:100]
     version = decode.parse_time(data.get(_F["updated_at"])) or occurred_at
+    # Every patient read passes here (webhooks, pulls, Hint's answers to our writes): a compare
+    # in memory, and an UPDATE only on the rare patient whose shape differs from the last one.
+    practice_address_shape_learn(practice=practice, patient=data)
     with transaction.atomic():
         patient, is_new = _locked_or_new(practice=practice, hint_id=hint_id)
         if patient.is_destroyed:

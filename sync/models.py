@@ -190,7 +190,17 @@ class Contact(PracticeOwned):
             ),
             models.Index(fields=["practice", "first_name_key"], name="contact_first_key"),
             # The unique constraint's index is partial, which SQLite cannot use for `IN (…)`.
-            models.Index(fields=["practice", "hint_patient_id"], name="contact_hint_patient"),
+            # With the names after it, it also serves the list of unlinked contacts in order.
+            models.Index(
+                fields=["practice", "hint_patient_id", "last_name_key", "first_name_key"],
+                name="contact_hint_patient_name",
+            ),
+            # The list filtered by sync state (`sync.contact_state`), in name order: a rare
+            # state (waiting, error) is read from here, not found by walking every contact.
+            models.Index(
+                fields=["practice", "hint_write_state", "last_name_key", "first_name_key"],
+                name="contact_state_name",
+            ),
             # The worker's sweep of owed writes that are due.
             models.Index(
                 fields=["hint_write_state", "hint_write_next_at"], name="contact_write_due"

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from handshake.address_shape import practice_address_shape
 from hintpartner.hint import api
 from hintpartner.hint.paths import INTEGRATION_RECORD_ID, INTEGRATION_WEB_LINK, PATIENT_ID
 from sync import fieldmap
@@ -42,10 +43,17 @@ INTEGRATION_CLEARED = {INTEGRATION_RECORD_ID: "", INTEGRATION_WEB_LINK: ""}
 
 
 def link_body(
-    contact: Contact, values: fieldmap.Values, patient_data: dict[str, Any] | None
+    contact: Contact,
+    values: fieldmap.Values,
+    patient_data: dict[str, Any] | None,
+    *,
+    address_shape: str | None = None,
 ) -> dict[str, Any]:
-    """The PATCH a new link owes Hint: filled-in two-way `values` and our integration fields."""
-    body = fieldmap.patient_payload(values, patient=patient_data)
+    """The PATCH a new link owes Hint: filled-in two-way `values` and our integration fields.
+    Batches pass the practice's `address_shape` (no practice read per contact)."""
+    if address_shape is None:
+        address_shape = practice_address_shape(contact.practice)
+    body = fieldmap.patient_payload(values, patient=patient_data, address_shape=address_shape)
     body.update(integration_fields(contact))
     return body
 
@@ -80,7 +88,9 @@ def patient_push(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """PATCH the two-way `values` (and `extra` fields) to a Hint patient; mirror the answer."""
-    body = fieldmap.patient_payload(values, patient=patient_data)
+    body = fieldmap.patient_payload(
+        values, patient=patient_data, address_shape=practice_address_shape(practice)
+    )
     body.update(extra or {})
     if not body:
         return patient_data or {}

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from sync import views_batches, views_contacts, views_log, views_patients
+from sync import (
+    views_batches,
+    views_contacts,
+    views_contacts_admin,
+    views_link,
+    views_log,
+    views_patients,
+)
 
 app_name = "sync"
 urlpatterns: list = []
@@ -14,19 +21,6 @@ urlpatterns += [
     path("contacts/<int:pk>/edit", views_contacts.contact_edit, name="contact-edit"),
     path("contacts/<int:pk>/status", views_contacts.contact_status, name="contact-status"),
     path("contacts/<int:pk>/retry", views_contacts.contact_write_retry, name="contact-write-retry"),
-    path("contacts/<int:pk>/sync", views_contacts.contact_sync, name="contact-sync"),
-    path(
-        "contacts/<int:pk>/sync/search",
-        views_contacts.contact_sync_search,
-        name="contact-sync-search",
-    ),
-    path("contacts/<int:pk>/link", views_contacts.contact_link, name="contact-link"),
-    path(
-        "contacts/<int:pk>/create-patient",
-        views_contacts.contact_create_patient,
-        name="contact-create-patient",
-    ),
-    path("contacts/<int:pk>/unlink", views_contacts.contact_unlink, name="contact-unlink"),
     path("batches/", views_batches.batch_list, name="batches"),
     path("batches/patients", views_batches.batch_start_patients, name="batch-start-patients"),
     path("batches/csv", views_batches.batch_start_csv, name="batch-start-csv"),
@@ -45,6 +39,22 @@ urlpatterns += [
     path("options/panel", views_log.settings_panel, name="settings-panel"),
 ]
 
+# "Sync to Hint", "Create new patient" and "Unlink": each shown first (GET), done by its POST
+# (issue 18).
+urlpatterns += [
+    path("contacts/<int:pk>/sync", views_link.contact_sync, name="contact-sync"),
+    path(
+        "contacts/<int:pk>/sync/search", views_link.contact_sync_search, name="contact-sync-search"
+    ),
+    path("contacts/<int:pk>/link", views_link.contact_link, name="contact-link"),
+    path(
+        "contacts/<int:pk>/create-patient",
+        views_link.contact_create_patient,
+        name="contact-create-patient",
+    ),
+    path("contacts/<int:pk>/unlink", views_link.contact_unlink, name="contact-unlink"),
+]
+
 # The patient mirror: list, live search, detail, and backfill from Hint (issue 5).
 urlpatterns += [
     path("patients/", views_patients.patient_list, name="patients"),
@@ -52,4 +62,18 @@ urlpatterns += [
     path("patients/<int:pk>", views_patients.patient_detail, name="patient"),
     path("backfill/panel", views_patients.backfill_panel, name="backfill-panel"),
     path("backfill/start", views_patients.backfill_start, name="backfill-start"),
+]
+
+# Contacts an admin manages: export the list as a CSV batch's input, delete a contact (issue 18).
+urlpatterns += [
+    path(
+        "contacts/export.csv",
+        views_contacts_admin.contacts_export,
+        name="contacts-export",
+    ),
+    path(
+        "contacts/<int:pk>/delete",
+        views_contacts_admin.contact_delete_view,
+        name="contact-delete",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Contact pages: list with live search, create, edit, detail, "Sync to Hint", unlink."""
+"""Contact pages: list with live search, create, edit, detail (linking: `sync.views_link`)."""
 
 from datetime import date, datetime
 from typing import Any
@@ -14,15 +14,11 @@ from handshake.audit import Actor, audit_record
 from handshake.decorators import HintRequest, hint_session
 from handshake.urls import redirect_with_session
 from hintpartner import dates
-from hintpartner.hint import api, errors
-from hintpartner.hint.policy import error_sentence
-from sync import contact_writes, contacts, fieldmap
+from sync import contact_state, contact_writes, contacts, fieldmap
 from sync.matching import normalize_name
-from sync.models import Contact, Patient
-from sync.patient_search import patients_page
+from sync.models import BatchRow, Contact, Patient
 
 PAGE_SIZE = 25
-SEARCH_RESULTS = 20
 
 
 GENDER_CHOICES = [("", "not recorded")] + [(v, v) for v in fieldmap.GENDER_IDENTITIES]
@@ -96,23 +92,61 @@ def _search(qs: QuerySet[Contact], q: str) -> QuerySet[Contact]:
     return qs
 
 
+def contacts_filtered(
+    request: HintRequest,
+) -> tuple[QuerySet[Contact], str, contact_state.SyncState | None]:
+    """The practice's contacts as the list's `q` and `state` ask, and those two values."""
+    q = request.GET.get("q", "").strip()[:100]
+    state = contact_state.state_from_query(request.GET.get("state"))
+    return contact_state.states_filter(_search(_contacts(request), q), state), q, state
+
+
+def last_batches(*, practice: Any, contact_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """The last batch that handled each contact (its pk and Batch Sync ID): one query for a
+    page of contacts, through BatchRow's index on the contact."""
+    rows = (
+        BatchRow.objects.for_practice(practice)
+        .filter(contact_id__in=contact_ids)
+        .exclude(outcome=BatchRow.Outcome.PENDING)  # listed, but not reached by the batch
+        .order_by("contact_id", "-batch_id")
+        .values_list("contact_id", "batch_id", "batch__sync_id")
+    )
+    found: dict[int, tuple[int, str]] = {}
+    for contact_id, batch_id, sync_id in rows:
+        found.setdefault(contact_id, (batch_id, sync_id))
+    return found
+
+
 @require_GET
 @hint_session(permission="view_records")
 def contact_list(request: HintRequest) -> HttpResponse:
-    """All contacts, newest first; `q` filters as the user types (htmx swaps the rows)."""
-    q = request.GET.get("q", "").strip()[:100]
+    """All contacts by name; `q` searches as the user types (htmx swaps the rows), `state`
+    keeps one sync state."""
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        page = max(1, min(int(request.GET.get("page", "1")), 100_000))
     except ValueError:
         page = 1
-    qs = _search(_contacts(request), q).order_by("last_name_key", "first_name_key", "pk")
+    qs, q, state = contacts_filtered(request)
+    qs = qs.order_by("last_name_key", "first_name_key", "pk")
     start = (page - 1) * PAGE_SIZE
     rows = list(qs[start : start + PAGE_SIZE + 1])
+    shown = rows[:PAGE_SIZE]
+    batches = (
+        last_batches(practice=request.hint.practice, contact_ids=[c.pk for c in shown])
+        if request.hint.has("view_settings")
+        else {}
+    )
     context = {
-        "contacts": rows[:PAGE_SIZE],
+        "rows": [
+            {"contact": c, "state": contact_state.state_of(c), "last_batch": batches.get(c.pk)}
+            for c in shown
+        ],
         "q": q,
+        "state": state,
+        "states": contact_state.STATES,
         "page": page,
         "has_next": len(rows) > PAGE_SIZE,
+        "deleted": request.GET.get("deleted", ""),
     }
     if request.htmx:
         return render(request, "sync/contacts_rows.html", context)
@@ -170,7 +204,8 @@ def contact_detail(request: HintRequest, pk: int) -> HttpResponse:
 def contact_status(request: HintRequest, pk: int) -> HttpResponse:
     """The contact's standing with Hint (htmx polls it while a change waits to reach Hint)."""
     contact = get_object_or_404(_contacts(request), pk=pk)
-    return render(request, "sync/contacts_status.html", {"contact": contact})
+    context = {"contact": contact, "state": contact_state.state_of(contact)}
+    return render(request, "sync/contacts_status.html", context)
 
 
 @require_POST
@@ -182,15 +217,27 @@ def contact_write_retry(request: HintRequest, pk: int) -> HttpResponse:
     return redirect_with_session(request, "sync:contact-detail", contact.pk)
 
 
-def _detail_context(contact: Contact, **extra: object) -> dict:
-    patient_deleted = bool(contact.hint_patient_id) and (
-        Patient.objects.for_practice(contact.practice_id)
-        .filter(hint_id=contact.hint_patient_id, destroyed_at__isnull=False)
-        .exists()
+def _linked_patient(contact: Contact) -> Patient | None:
+    """The mirror's row for the contact's patient (its chart link, whether Hint deleted it)."""
+    if not contact.hint_patient_id:
+        return None
+    mirror = Patient.objects.for_practice(contact.practice_id)
+    return (
+        mirror.filter(hint_id=contact.hint_patient_id)
+        .only("pk", "hint_id", "provider_web_link", "destroyed_at")
+        .first()
     )
+
+
+def _detail_context(contact: Contact, **extra: object) -> dict:
+    patient = _linked_patient(contact)
+    patient_deleted = patient is not None and patient.is_destroyed
     return {
         "contact": contact,
+        "state": contact_state.state_of(contact),
         "patient_deleted": patient_deleted,
+        # Hint's chart of the linked patient, opened in Hint's own window (not in our frame).
+        "chart_link": patient.provider_web_link if patient and not patient_deleted else "",
         "two_way": _facts(contact, fieldmap.TWO_WAY_FIELDS),
         "hint_only": _facts(contact, fieldmap.HINT_ONLY_FIELDS),
         **extra,
@@ -218,122 +265,7 @@ def contact_edit(request: HintRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@hint_session(permission="edit_records")
-def contact_sync(request: HintRequest, pk: int) -> HttpResponse:
-    """ "Sync to Hint": a live search over Hint patients, pre-filled with the contact's name."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    q = request.GET.get("q", contact.full_name).strip()[:100]
-    return render(request, "sync/contacts_sync.html", {"contact": contact, "q": q})
-
-
-def _hint_search(token: str, q: str) -> list[dict]:
-    words = q.split()
-    if not words:
-        return []
-    if len(words) == 1:
-        found = api.patients_search(token=token, limit=SEARCH_RESULTS, last_name=words[0])
-        return found or api.patients_search(token=token, limit=SEARCH_RESULTS, first_name=words[0])
-    return api.patients_search(
-        token=token, limit=SEARCH_RESULTS, first_name=words[0], last_name=" ".join(words[1:])
-    )
-
-
-def _with_mirror_matches(request: HintRequest, q: str, found: list[dict]) -> list[dict]:
-    """Hint's answers first, then prefix matches from our mirror of Hint's patients.
-
-    Hint's name filters match whole names only, so "Ana Nu" finds nothing there while the user is
-    still typing; the mirror (kept by webhooks and backfills) answers prefixes from an index.
-    """
-    if not q:
-        return found
-    seen = {str(p.get("id") or "") for p in found if isinstance(p, dict)}
-    mirror = Patient.objects.for_practice(request.hint.practice).visible()
-    nearest, _count = patients_page(mirror, q, offset=0, size=SEARCH_RESULTS, cap=SEARCH_RESULTS)
-    extra = [
-        patient.data
-        for patient in nearest
-        if patient.hint_id not in seen and isinstance(patient.data, dict)
-    ]
-    return [*found, *extra][:SEARCH_RESULTS]
-
-
-@require_GET
-@hint_session(permission="edit_records")
-def contact_sync_search(request: HintRequest, pk: int) -> HttpResponse:
-    """The search results partial (htmx, as the user types)."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    q = request.GET.get("q", "").strip()[:100]
-    error = ""
-    results: list[dict] = []
-    try:
-        results = _hint_search(request.hint.token, q)
-    except errors.HintError as exc:
-        error = error_sentence(exc)
-    results = _with_mirror_matches(request, q, results)
-    patients = [
-        {
-            "id": str(p.get("id") or ""),
-            "values": fieldmap.patient_values(p),
-            "linked_here": str(p.get("id") or "") == contact.hint_patient_id,
-        }
-        for p in results
-        if isinstance(p, dict) and p.get("id")
-    ]
-    context = {"contact": contact, "patients": patients, "q": q, "error": error}
-    return render(request, "sync/contacts_sync_results.html", context)
-
-
-def _back_to_sync(request: HintRequest, contact: Contact, error: str) -> HttpResponse:
-    context = {"contact": contact, "q": contact.full_name, "error": error}
-    return render(request, "sync/contacts_sync.html", context, status=400)
-
-
-@require_POST
-@hint_session(permission="edit_records")
-def contact_link(request: HintRequest, pk: int) -> HttpResponse:
-    """Link the contact to the chosen patient and merge (contact wins)."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    patient_id = request.POST.get("patient_id", "").strip()[:100]
-    if not patient_id:
-        return _back_to_sync(request, contact, "Choose a patient from the list first.")
-    try:
-        contacts.contact_link(
-            contact=contact,
-            patient_id=patient_id,
-            actor=Actor.from_hint(request.hint),
-            token=request.hint.token,
-        )
-    except contacts.SyncError as exc:
-        return _back_to_sync(request, contact, str(exc))
-    return redirect_with_session(request, "sync:contact-detail", contact.pk)
-
-
-@require_POST
-@hint_session(permission="edit_records")
-def contact_create_patient(request: HintRequest, pk: int) -> HttpResponse:
-    """ "Create new patient": create it in Hint from the contact and link it."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    try:
-        contacts.patient_create_from_contact(
-            contact=contact, actor=Actor.from_hint(request.hint), token=request.hint.token
-        )
-    except contacts.SyncError as exc:
-        return _back_to_sync(request, contact, str(exc))
-    return redirect_with_session(request, "sync:contact-detail", contact.pk)
-
-
-@require_POST
-@hint_session(permission="unlink_contacts")
-def contact_unlink(request: HintRequest, pk: int) -> HttpResponse:
-    """Remove the link on both sides; both records stay."""
-    contact = get_object_or_404(_contacts(request), pk=pk)
-    hint = request.hint
-    contacts.contact_unlink(contact=contact, actor=Actor.from_hint(hint), token=hint.token)
-    return redirect_with_session(request, "sync:contact-detail", contact.pk)
-
-
-@require_GET
 @hint_session(permission="view_records")
 def contacts_panel(request: HintRequest) -> HttpResponse:
-    """The core page's panel: a contact search box."""
-    return render(request, "sync/contacts_panel.html")
+    """The core page's panel: a contact search box and the sync state filter."""
+    return render(request, "sync/contacts_panel.html", {"states": contact_state.STATES})

@@ -140,7 +140,10 @@ def page_catalogue(practice: Practice) -> list[tuple[str, str]]:
         ("contact", reverse("sync:contact-detail", args=[contact.pk])),
         ("contact edit", reverse("sync:contact-edit", args=[contact.pk])),
         ("contact new", reverse("sync:contact-create")),
+        ("contact delete", reverse("sync:contact-delete", args=[contact.pk])),
         ("sync to hint", reverse("sync:contact-sync", args=[contact.pk])),
+        ("create patient", reverse("sync:contact-create-patient", args=[contact.pk])),
+        ("unlink", reverse("sync:contact-unlink", args=[contact.pk])),
         ("batches", reverse("sync:batches")),
         ("batch", reverse("sync:batch-detail", args=[batch.pk])),
         ("batch plan", reverse("sync:batch-detail", args=[plan.pk])),
@@ -152,6 +155,7 @@ def page_catalogue(practice: Practice) -> list[tuple[str, str]]:
         ("note editor", reverse("interactions:note", args=[note.pk])),
         ("updates from hint", reverse("webhooks:events")),
         ("update from hint", reverse("webhooks:event", args=[event.pk])),
+        ("updates from hint: delivery", reverse("webhooks:hint")),
         ("activity", reverse("handshake:activity")),
         ("not found", "/hint/nowhere"),
     ]

@@ -1,4 +1,5 @@
-"""The webhook admin pages of the settings surface: list and detail (`view_settings`), replay."""
+"""The webhook admin pages of the settings surface: the panel, Hint's side of the endpoint, the
+events list and detail (`view_settings`); replay and register again (`administer`)."""
 
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -8,7 +9,8 @@ from django.views.decorators.http import require_GET, require_POST
 from handshake.audit import Actor
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session, url_with_session
-from webhooks import services
+from hintpartner.hint import errors, policy
+from webhooks import registration, services
 from webhooks.models import WebhookEvent, WebhookEventQuerySet
 
 PAGE_SIZE = 25
@@ -27,8 +29,47 @@ def webhooks_panel(request: HintRequest) -> HttpResponse:
         "failed": events.failed().count(),
         "waiting": events.filter(status=WebhookEvent.Status.PENDING).count(),
         "last": events.order_by("-received_at").only("received_at").first(),
+        "by_type": registration.last_events_by_type(practice=request.hint.practice),
     }
     return render(request, "webhooks/_panel.html", context)
+
+
+@require_GET
+@hint_session(permission="view_settings")
+def hint_page(request: HintRequest) -> HttpResponse:
+    """Hint's side, read live with the partner key: the endpoint it posts to (ours or not) and
+    the deliveries that failed. The panel loads it by htmx, after its own part."""
+    registered = request.GET.get("registered", "")
+    context = {
+        "side": registration.hint_side_read(practice=request.hint.practice),
+        "registered": registered if registered in ("new", "same") else "",
+    }
+    template = "webhooks/_hint.html" if request.htmx else "webhooks/hint.html"
+    return render(request, template, context)
+
+
+@require_POST
+@hint_session(permission="administer")
+def endpoint_register(request: HintRequest) -> HttpResponse:
+    """Register this deployment's endpoint with Hint again (nothing is sent when Hint already
+    posts there)."""
+    try:
+        result = registration.webhook_endpoint_register(
+            practice=request.hint.practice, actor=Actor.from_hint(request.hint)
+        )
+    except errors.HintError as exc:
+        # 503: Hint did not answer (try again later); 502: Hint answered with a refusal.
+        sentence = policy.error_sentence(exc, record="webhook endpoint", partner_key=True)
+        return _register_failed(request, sentence, status=503 if exc.transient else 502)
+    except registration.RegistrationRefused:
+        sentence = (
+            "This app's own address is not set up, so there is nothing to register; the app's "
+            "developer must set it."
+        )
+        return _register_failed(request, sentence, status=503)
+    response = redirect_with_session(request, "webhooks:hint")
+    response["Location"] += "&registered=" + ("new" if result.created else "same")
+    return response
 
 
 @require_GET
@@ -106,3 +147,9 @@ def events_replay_failed(request: HintRequest) -> HttpResponse:
     response = redirect_with_session(request, "webhooks:events")
     response["Location"] += f"&replayed={count}"
     return response
+
+
+def _register_failed(request: HintRequest, sentence: str, *, status: int) -> HttpResponse:
+    """The delivery page with why nothing was registered; Hint is not asked again here."""
+    context = {"side": None, "expected_url": registration.webhook_url(), "register_error": sentence}
+    return render(request, "webhooks/hint.html", context, status=status)

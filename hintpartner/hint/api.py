@@ -9,7 +9,16 @@ from django.conf import settings
 
 from hintpartner.hint import errors
 from hintpartner.hint.client import HintClient, partner_client
-from hintpartner.hint.paths import PARTNER_PRODUCT_ID, updated_after_params
+from hintpartner.hint.paths import (
+    ADDRESS_SHAPES,
+    ANCHOR_WRAPPER,
+    APP_WRAPPER,
+    DATE_HEADER,
+    PARTNER_PRODUCT_ID,
+    PARTNER_WRAPPER,
+    WEBHOOK_URL,
+    updated_after_params,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,16 @@ def installation_from_answer(data: Any) -> Installation:
     )
 
 
+def address_shape_of(patient: Any) -> str:
+    """Which of Hint's two names for the street lines this patient object uses ("" if none)."""
+    if not isinstance(patient, dict):
+        return ""
+    for shape, keys in ADDRESS_SHAPES.items():
+        if any(key in patient for key in keys):
+            return shape
+    return ""
+
+
 # --- partner key ------------------------------------------------------------------------------
 
 
@@ -77,7 +96,7 @@ def installation_deactivate(*, installation_id: str) -> None:
 
 
 def webhook_endpoint_register(*, url: str) -> dict[str, Any]:
-    data = partner_client().call("webhook_endpoint_create", json={"webhook_url": url}).data
+    data = partner_client().call("webhook_endpoint_create", json={WEBHOOK_URL: url}).data
     return data if isinstance(data, dict) else {}
 
 
@@ -92,6 +111,93 @@ def webhook_event_types() -> list[str]:
         elif isinstance(item, dict):
             types.append(str(item.get("type") or item.get("name") or item.get("id") or ""))
     return [t for t in types if t]
+
+
+# --- partner key: the app's registration with Hint (hint_setup, hint_doctor) -----------------
+
+
+def _unwrap(data: Any, wrapper: str) -> dict[str, Any]:
+    """`{"<wrapper>": {…}}` or the bare object (Hint's answers come in both shapes)."""
+    if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
+        return data[wrapper]
+    return data if isinstance(data, dict) else {}
+
+
+def _items(data: Any) -> list[Any]:
+    """A bare array, or one wrapped as `{"data": […]}`."""
+    if isinstance(data, dict):
+        data = data.get("data") or data.get("items") or []
+    return data if isinstance(data, list) else []
+
+
+def partner_get() -> tuple[dict[str, Any], str]:
+    """Hint's partner record (auth type, redirect URL…) and the answer's `Date` header."""
+    answer = partner_client().call("partner")
+    return _unwrap(answer.data, PARTNER_WRAPPER), str(answer.headers.get(DATE_HEADER) or "")
+
+
+def partner_update(*, fields: dict[str, Any]) -> dict[str, Any]:
+    data = partner_client().call("partner_update", json={PARTNER_WRAPPER: fields}).data
+    return _unwrap(data, PARTNER_WRAPPER)
+
+
+def app_get() -> dict[str, Any]:
+    """Hint's record of this app (handshake URL, role mappings…)."""
+    return _unwrap(partner_client().call("app").data, APP_WRAPPER)
+
+
+def app_update(*, fields: dict[str, Any]) -> dict[str, Any]:
+    data = partner_client().call("app_update", json={APP_WRAPPER: fields}).data
+    return _unwrap(data, APP_WRAPPER)
+
+
+def app_anchors() -> list[dict[str, Any]]:
+    """The app's anchors, one per surface (items bare or wrapped as `{"anchor": {…}}`)."""
+    items = _items(partner_client().call("app_anchors").data)
+    return [_unwrap(item, ANCHOR_WRAPPER) for item in items if isinstance(item, dict)]
+
+
+def app_anchor_create(*, fields: dict[str, Any]) -> dict[str, Any]:
+    data = partner_client().call("app_anchor_create", json={ANCHOR_WRAPPER: fields}).data
+    return _unwrap(data, ANCHOR_WRAPPER)
+
+
+def app_anchor_update(*, anchor_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    data = (
+        partner_client()
+        .call("app_anchor_update", path_params={"id": anchor_id}, json={ANCHOR_WRAPPER: fields})
+        .data
+    )
+    return _unwrap(data, ANCHOR_WRAPPER)
+
+
+def app_services() -> list[dict[str, Any]]:
+    """Hint-hosted deployments of the app (empty when the partner hosts it)."""
+    return [s for s in _items(partner_client().call("app_services").data) if isinstance(s, dict)]
+
+
+def webhook_endpoints() -> list[dict[str, Any]]:
+    """The registered webhook endpoints, newest first as Hint lists them."""
+    items = _items(partner_client().call("webhook_endpoints").data)
+    return [e for e in items if isinstance(e, dict)]
+
+
+def webhook_endpoint_url(endpoint: dict[str, Any]) -> str:
+    return str(endpoint.get(WEBHOOK_URL) or endpoint.get("url") or "")
+
+
+def webhook_requests() -> list[dict[str, Any]]:
+    """Hint's failed webhook deliveries, one page as Hint sends it.
+
+    Hint documents the route but not its answer, so this accepts a bare array (Hint's list
+    shape, as the sandbox answers) or one wrapped as `{"data" | "webhook_requests" | "items":
+    […]}`, and leaves each object as it came: `webhooks.registration` reads the fields it knows
+    under either of their likely names (time, event type, status, error, practice id).
+    """
+    data = partner_client().call("webhook_requests").data
+    if isinstance(data, dict) and isinstance(data.get("webhook_requests"), list):
+        data = data["webhook_requests"]
+    return [item for item in _items(data) if isinstance(item, dict)]
 
 
 # --- practice or session token ----------------------------------------------------------------

@@ -17,6 +17,18 @@ PATHS: dict[str, tuple[str, str]] = {
     "installation_deactivate": ("POST", "/api/partner/installations/{id}/deactivate"),
     "webhook_endpoint_create": ("POST", "/api/partner/webhook_endpoints"),
     "webhook_events": ("GET", "/api/partner/webhook_events"),
+    "webhook_endpoints": ("GET", "/api/partner/webhook_endpoints"),
+    "webhook_requests": ("GET", "/api/partner/webhook_requests"),  # failed deliveries
+    # the app's registration with Hint ("Registering the app with Hint"): hint_setup, hint_doctor
+    "partner": ("GET", "/api/partner/partner"),
+    "partner_update": ("PATCH", "/api/partner/partner"),
+    "app": ("GET", "/api/partner/app"),
+    "app_update": ("PATCH", "/api/partner/app"),
+    "app_anchors": ("GET", "/api/partner/app/anchors"),
+    "app_anchor_create": ("POST", "/api/partner/app/anchors"),
+    # Not in Hint's list of four; tried only when Hint refuses a second POST for a surface.
+    "app_anchor_update": ("PATCH", "/api/partner/app/anchors/{id}"),
+    "app_services": ("GET", "/api/partner/app/services"),
     # practice token or session-scoped token
     "patients": ("GET", "/api/provider/patients"),
     "patient_create": ("POST", "/api/provider/patients"),
@@ -65,7 +77,7 @@ PATIENT_FIELDS = {
     "gender_deprecated": "gender",  # read only: Hint deprecated it, never write it
     "email": "email",
     "phones": "phones",  # [{"type": "mobile"|"home"|"office", "number": "…", "us_formattable"}]
-    "address_line1": "address_line1",
+    "address_line1": "address_line1",  # or ADDRESS_SHAPES below, per practice
     "address_line2": "address_line2",
     "address_city": "address_city",
     "address_state": "address_state",
@@ -87,6 +99,13 @@ PATIENT_FIELDS = {
     "updated_at": "updated_at",
     "archived": "archived",
 }
+# Two names for the street lines: Hint's API description and examples write `address_line1`,
+# the go-hint client `address_line_1`. Read both; write the one the practice's Hint returned.
+ADDRESS_SHAPES: dict[str, tuple[str, str]] = {
+    "address_line1": ("address_line1", "address_line2"),
+    "address_line_1": ("address_line_1", "address_line_2"),
+}
+ADDRESS_SHAPE_DEFAULT = "address_line1"
 PHONE_TYPES = ("mobile", "home", "office")
 # False when a number is not exactly 10 digits (Hint's API description).
 PHONE_US_FORMATTABLE = "us_formattable"
@@ -98,6 +117,36 @@ GENDER_IDENTITIES = ("man", "woman", "trans man", "trans woman", "nonbinary", GE
 INTEGRATION_RECORD_ID = "integration_record_id"
 INTEGRATION_WEB_LINK = "integration_web_link"
 INTEGRATION_ERROR_MESSAGE = "integration_error_message"
+
+# The app's registration with Hint (partner key). Bodies are wrapped: {"partner": {…}},
+# {"app": {…}}, {"anchor": {…}}; answers may come wrapped or bare (read both).
+PARTNER_WRAPPER = "partner"
+APP_WRAPPER = "app"
+ANCHOR_WRAPPER = "anchor"
+PARTNER_AUTH_TYPE = "auth_type"
+AUTH_TYPE_WANTED = "automatic_headless"  # Hint posts the install code (headless) and redirects
+PARTNER_REDIRECT_URL = "redirect_url"
+APP_HANDSHAKE_URL = "handshake_url"
+ANCHOR_TYPE = "type"
+ANCHOR_SOURCE_URL = "source_url"
+SURFACES = ("core_page", "settings", "clinical_chart", "clinical_interaction")
+# Our routes, as Hint must know them (relative to APP_URL).
+CONNECT_PATH = "/hint/connect/"
+HANDSHAKE_PATH = "/hint/handshake"
+# Localhost mode (a laptop on plain http, sandbox partners only): Hint's product settings carry
+# the laptop URLs in these fields instead; the https fields stay as production has them.
+WEBHOOK_URL = "webhook_url"  # of a webhook endpoint
+PARTNER_WEBHOOK_URL = "webhook_url"  # only its localhost twin is written (below)
+LOCALHOST_FIELDS = {
+    PARTNER_REDIRECT_URL: "localhost_redirect_url",
+    PARTNER_WEBHOOK_URL: "localhost_webhook_url",  # on the partner, beside the redirect
+    APP_HANDSHAKE_URL: "localhost_handshake_url",
+    ANCHOR_SOURCE_URL: "localhost_source_url",
+}
+SERVICE_STATUS = "status"  # of a Hint-hosted service: Hint's audit wants "active"
+SERVICE_URL = "service_url"
+# Answer headers
+DATE_HEADER = "Date"
 
 # Partner interactions.
 PARTNER_PRODUCT_ID = "partner_product_id"

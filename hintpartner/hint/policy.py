@@ -55,15 +55,25 @@ def is_token_refused(exc: BaseException) -> bool:
 
 
 def error_sentence(
-    exc: errors.HintError, *, record: str = "patient", practice_token: bool = False
+    exc: errors.HintError,
+    *,
+    record: str = "patient",
+    practice_token: bool = False,
+    partner_key: bool = False,
 ) -> str:
     """What went wrong at Hint, as one sentence for a person: no ids, routes or tokens.
 
     `record` names what the call was about ("patient", "note's entry in the chart");
     `practice_token` says the call used the practice's token (background work), whose refusal
-    needs an admin, rather than the open session's, which reopening the app renews.
+    needs an admin, rather than the open session's, which reopening the app renews;
+    `partner_key` says it used the app's partner-wide key, which only the app's developer sets.
     """
     if is_token_refused(exc):
+        if partner_key:
+            return (
+                "Hint refused this app's partner key; the app's developer must check the key "
+                "the app is configured with."
+            )
         if practice_token:
             return (
                 "Hint refused this app's access to the practice; a practice admin must "

@@ -1,5 +1,5 @@
-"""Keyboard alone, in headless Chromium against the sandbox: "Sync to Hint" links a contact,
-and the note editor writes and signs a note. Only Tab, Space, Enter and typing."""
+"""Keyboard alone, in headless Chromium against the sandbox: "Sync to Hint" previews and links a
+contact, and the note editor writes and signs a note. Only Tab, Space, Enter and typing."""
 
 import uuid
 
@@ -53,6 +53,9 @@ def test_sync_to_hint_by_keyboard_alone(live_stack, browser):  # noqa: F811
         _tab_to(page, "#hint-q")
         _tab_to(page, "#hint-results input[type=radio]")
         page.keyboard.press("Space")
+        _tab_to(page, "button", "Preview changes")
+        page.keyboard.press("Enter")
+        page.get_by_text("Nothing has been written yet").wait_for(timeout=20_000)
         _tab_to(page, "button", "Sync patient")
         page.keyboard.press("Enter")
         page.get_by_text("Synced to Hint").first.wait_for(timeout=20_000)

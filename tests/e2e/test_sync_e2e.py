@@ -32,6 +32,14 @@ def _post(stack, key: str, path: str, data=None, files=None) -> requests.Respons
     )
 
 
+def _link(stack, key: str, contact_path: str, patient_id: str) -> requests.Response:
+    """ "Sync to Hint" as a person does it: the preview, then "Sync patient" carrying it."""
+    shown = _get(stack, key, f"{contact_path}/link", patient_id=patient_id)
+    assert shown.status_code == 200, shown.text[:500]
+    seen = re.search(r'name="seen" value="([^"]*)"', shown.text).group(1)
+    return _post(stack, key, f"{contact_path}/link", {"patient_id": patient_id, "seen": seen})
+
+
 def _sandbox_patient(stack, patient_id: str) -> dict:
     response = stack.provider(PRACTICE_A).get(
         f"{stack.sandbox_url}/api/provider/patients/{patient_id}", timeout=10
@@ -64,10 +72,10 @@ def test_link_edit_both_ways_and_run_both_batches(live_stack):
     contact_path = created.headers["Location"].split("?", 1)[0]
     contact_id = contact_path.rstrip("/").rsplit("/", 1)[1]
 
-    # "Sync to Hint": the live search finds the patient; picking it links and merges.
+    # "Sync to Hint": the live search finds the patient; its preview, confirmed, links and merges.
     results = _get(stack, key, f"{contact_path}/sync/search", q=f"Edda {last}")
     assert patient_id in results.text
-    linked = _post(stack, key, f"{contact_path}/link", {"patient_id": patient_id})
+    linked = _link(stack, key, contact_path, patient_id)
     assert linked.status_code == 303, linked.text[:500]
     patient = _sandbox_patient(stack, patient_id)
     assert patient["integration_record_id"] == contact_id
@@ -129,7 +137,7 @@ def test_an_edit_made_while_hint_fails_waits_then_reaches_hint_with_no_click(liv
     patient_id = stack.trigger(PRACTICE_A, "create", fields=fields)["patient_id"]
     created = _post(stack, key, "/hint/sync/contacts/new", fields)
     contact_path = created.headers["Location"].split("?", 1)[0]
-    linked = _post(stack, key, f"{contact_path}/link", {"patient_id": patient_id})
+    linked = _link(stack, key, contact_path, patient_id)
     assert linked.status_code == 303, linked.text[:500]
     assert "Synced to Hint" in _get(stack, key, contact_path).text
 

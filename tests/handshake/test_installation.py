@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
 
@@ -295,40 +293,6 @@ def test_integration_events_update_the_status(practice_a: Practice) -> None:
     assert not Practice.objects.get(pk=practice_a.pk).is_connected
     practice_installation_event(practice=practice_a, status="active")
     assert Practice.objects.get(pk=practice_a.pk).is_connected
-
-
-# --- hint_webhook_register --------------------------------------------------------------------
-
-
-def test_the_webhook_register_command_registers_and_lists_types(
-    mocked_hint, hint_url: str, capsys
-) -> None:
-    mocked_hint.post(
-        hint_url + "/api/partner/webhook_endpoints",
-        json={"id": "we-1", "webhook_url": "https://partner.test/hint/webhooks"},
-    )
-    mocked_hint.get(
-        hint_url + "/api/partner/webhook_events",
-        json=["patient.created", {"type": "integration.activated"}],
-    )
-    call_command("hint_webhook_register", "--url", "https://partner.test/hint/webhooks")
-    out = capsys.readouterr().out
-    assert "Registered webhook endpoint: https://partner.test/hint/webhooks" in out
-    assert "patient.created" in out and "integration.activated" in out
-    sent = json.loads(mocked_hint.calls[0].request.body)
-    assert sent == {"webhook_url": "https://partner.test/hint/webhooks"}
-
-
-def test_the_webhook_register_command_refuses_a_bad_url(mocked_hint) -> None:
-    with pytest.raises(CommandError):
-        call_command("hint_webhook_register", "--url", "not a url")
-    assert not mocked_hint.calls
-
-
-def test_the_webhook_register_command_reports_hint_refusing(mocked_hint, hint_url: str) -> None:
-    mocked_hint.post(hint_url + "/api/partner/webhook_endpoints", status=422, json={"message": "x"})
-    with pytest.raises(CommandError, match="did not register"):
-        call_command("hint_webhook_register", "--url", "https://partner.test/hint/webhooks")
 
 
 CALLS: list[str] = []

@@ -57,6 +57,8 @@ ROUTES: list[tuple[str, str | None, dict[str, tuple[str | None, int]]]] = [
     ("handshake:activity", None, {"GET": ("view_settings", 200)}),
     ("handshake:activity-export", None, {"GET": ("view_settings", 200)}),
     ("webhooks:panel", None, {"GET": ("view_settings", 200)}),
+    ("webhooks:hint", None, {"GET": ("view_settings", 200)}),
+    ("webhooks:register", None, {"POST": ("administer", 503)}),
     ("webhooks:events", None, {"GET": ("view_settings", 200)}),
     ("webhooks:replay-failed", None, {"POST": ("administer", 303)}),
     ("webhooks:event", "event", {"GET": ("view_settings", 200)}),
@@ -70,9 +72,21 @@ ROUTES: list[tuple[str, str | None, dict[str, tuple[str | None, int]]]] = [
     ("sync:contact-write-retry", "contact", {"POST": ("edit_records", 303)}),
     ("sync:contact-sync", "contact", {"GET": ("edit_records", 200)}),
     ("sync:contact-sync-search", "contact", {"GET": ("edit_records", 200)}),
-    ("sync:contact-link", "contact", {"POST": ("edit_records", 400)}),
-    ("sync:contact-create-patient", "contact", {"POST": ("edit_records", 400)}),
-    ("sync:contact-unlink", "contact", {"POST": ("unlink_contacts", 303)}),
+    # GET shows what will change (a link without a chosen patient: 400); POST does it.
+    ("sync:contact-link", "contact", {"GET": ("edit_records", 400), "POST": ("edit_records", 400)}),
+    (
+        "sync:contact-create-patient",
+        "contact",
+        {"GET": ("edit_records", 200), "POST": ("edit_records", 400)},
+    ),
+    (
+        "sync:contact-unlink",
+        "contact",
+        {"GET": ("unlink_contacts", 200), "POST": ("unlink_contacts", 303)},
+    ),
+    ("sync:contacts-export", None, {"GET": ("administer", 200)}),
+    # POST: the contact is linked and Hint does not answer, so nothing is deleted (503).
+    ("sync:contact-delete", "contact", {"GET": ("administer", 200), "POST": ("administer", 503)}),
     ("sync:batches", None, {"GET": ("view_settings", 200)}),
     ("sync:batch-start-patients", None, {"POST": ("administer", 409)}),
     ("sync:batch-start-csv", None, {"POST": ("administer", 400)}),

@@ -11,6 +11,8 @@ from sync.options import options_for, sync_log_write
 from tests.sync.helpers import make_contact, patient_json
 
 TOKEN = "session-token"
+# What a patient that loses its link to us loses in Hint.
+CLEARED = {"integration_record_id": "", "integration_web_link": "", "integration_error_message": ""}
 
 
 def _patients(hint_url, pid="pat-100"):
@@ -62,13 +64,15 @@ def test_linking_to_another_patient_unlinks_the_previous_one_on_both_sides(
     contact.refresh_from_db()
     assert contact.hint_patient_id == "pat-100"
     cleared = _sent(mocked_hint.calls[2])
-    assert cleared == {"integration_record_id": "", "integration_web_link": ""}
+    assert cleared == CLEARED
 
 
 def test_linking_a_patient_linked_to_another_contact_moves_the_link(
     practice_a, mocked_hint, hint_url
 ):
-    first = make_contact(practice_a, first_name="Other", hint_patient_id="pat-100")
+    first = make_contact(
+        practice_a, first_name="Other", hint_patient_id="pat-100", insurance_payer="Acme Health"
+    )
     contact = make_contact(practice_a)
     mocked_hint.get(_patients(hint_url), json=patient_json())
     mocked_hint.patch(_patients(hint_url), json=patient_json())
@@ -78,7 +82,8 @@ def test_linking_a_patient_linked_to_another_contact_moves_the_link(
     )
 
     first.refresh_from_db()
-    assert first.hint_patient_id == ""
+    assert first.hint_patient_id == "" and first.insurance_payer == ""
+    assert first.first_name == "Other"
     assert Contact.objects.get(hint_patient_id="pat-100") == contact
 
 
@@ -103,15 +108,37 @@ def test_a_refused_link_changes_nothing_here_and_logs_an_error(practice_a, mocke
 def test_unlinking_removes_the_link_on_both_sides_and_keeps_both_records(
     practice_a, mocked_hint, hint_url
 ):
-    contact = make_contact(practice_a, hint_patient_id="pat-100")
+    contact = make_contact(
+        practice_a,
+        hint_patient_id="pat-100",
+        insurance_payer="Acme Health",
+        hipaa_authorization_accepted=True,
+    )
     mocked_hint.patch(_patients(hint_url), json={"id": "pat-100"})
 
-    contacts.contact_unlink(contact=contact, actor=Actor(label="Ann"), token=TOKEN)
+    done = contacts.contact_unlink(contact=contact, actor=Actor(label="Ann"), token=TOKEN)
 
     contact.refresh_from_db()
+    assert done.patient_id == "pat-100" and done.cleared_in_hint
     assert contact.hint_patient_id == "" and contact.synced_to_hint is False
-    assert _sent(mocked_hint.calls[0]) == {"integration_record_id": "", "integration_web_link": ""}
+    assert contact.first_name == "Ana" and contact.email == "ana@example.test"  # its own details
+    # The copies of that patient's Hint-only fields go with the link.
+    assert contact.insurance_payer == "" and contact.hipaa_authorization_accepted is None
+    assert _sent(mocked_hint.calls[0]) == CLEARED
     assert mocked_hint.calls[0].request.method == "PATCH"
+
+
+def test_an_unlink_hint_refuses_is_done_here_and_says_hint_still_shows_it(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a, hint_patient_id="pat-100")
+    mocked_hint.patch(_patients(hint_url), status=422, json={"message": "Validation failed"})
+
+    done = contacts.contact_unlink(contact=contact, actor=Actor(label="Ann"), token=TOKEN)
+
+    contact.refresh_from_db()
+    assert contact.hint_patient_id == "" and not done.cleared_in_hint
+    assert SyncLog.objects.filter(level="error", patient_id="pat-100").exists()
 
 
 def test_creating_the_patient_in_hint_sends_the_contact_and_links_it(

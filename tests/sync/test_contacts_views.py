@@ -151,19 +151,6 @@ def test_hints_own_answer_comes_first_and_is_not_repeated(
     assert page.count('value="pat-100"') == 1
 
 
-def test_picking_a_patient_links_the_contact_and_audits_it(
-    client, practice_a, staff_key, mocked_hint, hint_url
-):
-    contact = make_contact(practice_a)
-    mocked_hint.get(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
-    mocked_hint.patch(f"{hint_url}/api/provider/patients/pat-100", json=patient_json())
-    response = _post(client, "sync:contact-link", staff_key, contact.pk, patient_id="pat-100")
-    assert response.status_code == 303
-    contact.refresh_from_db()
-    assert contact.hint_patient_id == "pat-100"
-    assert AuditEntry.objects.filter(action="contact.linked", target_id=str(contact.pk)).exists()
-
-
 def test_linking_to_another_practices_patient_writes_nothing_anywhere(
     client, practice_a, practice_b, staff_key, mocked_hint, hint_url
 ):
@@ -197,18 +184,6 @@ def test_a_refused_link_shows_hints_reason_and_changes_nothing(
     assert "Hint no longer has this patient" in response.content.decode()
     contact.refresh_from_db()
     assert contact.hint_patient_id == ""
-
-
-def test_create_new_patient_creates_it_in_hint_and_links(
-    client, practice_a, staff_key, mocked_hint, hint_url
-):
-    contact = make_contact(practice_a)
-    mocked_hint.post(f"{hint_url}/api/provider/patients", json=patient_json(id="pat-new"))
-    response = _post(client, "sync:contact-create-patient", staff_key, contact.pk)
-    assert response.status_code == 303
-    contact.refresh_from_db()
-    assert contact.hint_patient_id == "pat-new"
-    assert AuditEntry.objects.filter(action="patient.created", target_id="pat-new").exists()
 
 
 def test_a_clinician_unlinks_both_sides_and_it_is_audited(

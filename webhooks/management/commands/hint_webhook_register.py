@@ -1,33 +1,36 @@
 """Register this app's webhook endpoint with Hint and list the event types Hint can send."""
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hintpartner.hint import api, errors
+from webhooks import registration
 
 
 class Command(BaseCommand):
     help = (
-        "Register the webhook endpoint (e.g. https://partner.example.com/hint/webhooks) with "
-        "Hint using the partner key, then list the event types Hint can send."
+        "Register the webhook endpoint (by default APP_URL + /hint/webhooks) with Hint using "
+        "the partner key, unless Hint posts there already; then list the event types Hint can "
+        "send. The settings' webhooks panel does the same with 'Register again'."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--url", required=True, help="the public URL of /hint/webhooks")
+        parser.add_argument(
+            "--url", default="", help="the public URL of /hint/webhooks (default: from APP_URL)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        url = options["url"].strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise CommandError(f"--url must be an http(s) URL, got {url!r}.")
         try:
-            endpoint = api.webhook_endpoint_register(url=url)
+            result = registration.webhook_endpoint_register(url=options["url"])
+        except registration.RegistrationRefused as exc:
+            raise CommandError(f"--url: {exc}") from exc
         except errors.HintError as exc:
             raise CommandError(f"Hint did not register the endpoint: {exc}") from exc
-        registered = endpoint.get("webhook_url") or endpoint.get("url") or url
-        self.stdout.write(self.style.SUCCESS(f"Registered webhook endpoint: {registered}"))
+        if result.created:
+            self.stdout.write(self.style.SUCCESS(f"Registered webhook endpoint: {result.url}"))
+        else:
+            self.stdout.write(f"Hint already posts to {result.url}: nothing to change.")
         try:
             types = api.webhook_event_types()
         except errors.HintError as exc:
