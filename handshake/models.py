@@ -88,8 +88,16 @@ class PracticeUser(PracticeOwned):
 class HintSession(PracticeOwned):
     """One embed session opened by a handshake. Only a hash of its key is stored."""
 
-    key_hash = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(PracticeUser, null=True, blank=True, on_delete=models.CASCADE)
+    # Looked up by `key_hash` and swept by `expires_at` only: a handshake writes no index it does
+    # not need (no practice or user index; a unique constraint, not `unique=True`, which adds a
+    # `LIKE` index on PostgreSQL).
+    practice = models.ForeignKey(
+        "handshake.Practice", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    key_hash = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        PracticeUser, null=True, blank=True, on_delete=models.CASCADE, db_index=False
+    )
     access_context = models.CharField(max_length=50, default="standard")
     # Who a support session is (from the handshake's user), for banners and the audit trail.
     support_label = models.CharField(max_length=300, blank=True)
@@ -101,6 +109,9 @@ class HintSession(PracticeOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key_hash"], name="hintsession_key_hash")]
 
     def __str__(self) -> str:
         return f"session of {self.practice} ({self.access_context})"
@@ -116,8 +127,15 @@ class HintSession(PracticeOwned):
 class HandshakeSeen(PracticeOwned):
     """A timestamped handshake already accepted: refuses its replay until it would be stale."""
 
-    digest = models.CharField(max_length=64, unique=True)
+    # Only the digest (the replay check) and the sweep's `expires_at` are indexed.
+    practice = models.ForeignKey(
+        "handshake.Practice", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    digest = models.CharField(max_length=64)
     expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["digest"], name="handshakeseen_digest")]
 
     def __str__(self) -> str:
         return f"handshake seen until {self.expires_at:%Y-%m-%d %H:%M}"
@@ -144,8 +162,14 @@ class AuditEntry(PracticeOwned):
     Append-only: `save()` adds a row and refuses to change one, `delete()` refuses.
     """
 
+    # The indexes below all lead with the practice; no query reads entries by user.
+    practice = models.ForeignKey(
+        "handshake.Practice", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(PracticeUser, null=True, blank=True, on_delete=models.SET_NULL)
+    user = models.ForeignKey(
+        PracticeUser, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     actor_label = models.CharField(max_length=300)
     is_support = models.BooleanField(default=False)
     action = models.CharField(max_length=100)

@@ -5,10 +5,12 @@ statement (writable CTEs, one round trip), elsewhere the ORM in one transaction.
 False for a replayed handshake and write nothing then.
 """
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 
 from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, PracticeUser
 
@@ -49,54 +51,48 @@ def session_write(
     return True
 
 
-def _columns(obj: models.Model, fk: dict[str, str]) -> tuple[str, str, list[Any]]:
-    """`obj`'s columns for an INSERT (primary key left out), the SELECT list of their values
-    (`%s`, or the SQL expression `fk` gives for a column) and the parameters, prepared as the
-    ORM would (auto_now_add, encryption, JSON)."""
-    names, select, params = [], [], []
-    for field in obj._meta.concrete_fields:
+@functools.cache
+def _shape(model: type[models.Model], fk: tuple[tuple[str, str], ...]) -> tuple[str, str, list]:
+    """`model`'s columns for an INSERT (primary key left out), the SELECT list of their values
+    (`%s`, or the SQL expression `fk` gives for a column) and the fields that take a parameter,
+    in order. The same for every handshake, so worked out once."""
+    given = dict(fk)
+    names, select, fields = [], [], []
+    for field in model._meta.concrete_fields:
         if field.primary_key:
             continue
         names.append(connection.ops.quote_name(field.column))
-        if field.column in fk:
-            select.append(fk[field.column])
+        if field.column in given:
+            select.append(given[field.column])
         else:
             select.append("%s")
-            params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
-    return ", ".join(names), ", ".join(select), params
+            fields.append(field)
+    return ", ".join(names), ", ".join(select), fields
+
+
+def _params(obj: models.Model, fields: list, conn: Any) -> list[Any]:
+    """`obj`'s values for `fields`, prepared as the ORM would (auto_now_add, encryption, JSON)."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), conn) for field in fields]
 
 
 _PRACTICE_FIELDS = [f for f in Practice._meta.concrete_fields]
+_SESSION_FK = (("practice_id", "go.id"), ("user_id", "(SELECT id FROM u)"))
+_SUPPORT_FK = (("practice_id", "go.id"), ("user_id", "NULL"))
+_USER_FK = (("practice_id", "go.id"),)
 
 
-def session_write_one_statement(
-    *,
-    practice: Practice,
-    user: PracticeUser | None,
-    session: HintSession,
-    audit: AuditEntry,
-    digest: str,
-    seen_until: datetime,
-) -> bool:
-    """PostgreSQL: every write of the handshake in one autocommitted statement (one round trip).
-
-    - `p`: the practice, inserted if new (`DO NOTHING`: a known practice is not locked), else
-      read; `named` renames it only when the handshake carries another name;
-    - `seen`: the replay digest; a conflict (a replay) leaves `go` empty, and then nothing else
-      is written: the statement answers no session row;
-    - `u`: the user upserted (`ON CONFLICT … DO UPDATE`: roles and names refresh);
-    - `s`, `a`: the session (token encrypted by the field) and its audit entry.
-    """
+@functools.cache
+def _statement(with_user: bool) -> str:
+    """The handshake's one statement (see `session_write_one_statement`); built once per shape.
+    Names come from the models only; every value is a parameter, in the order of `_params_of`."""
     q = connection.ops.quote_name
-    now = session.last_seen_at
-    practice.created_at = practice.updated_at = now
-    p_cols, p_vals, p_params = _columns(practice, {})
-    user_fk = {"practice_id": "go.id", "user_id": "(SELECT id FROM u)" if user else "NULL"}
-    s_cols, s_vals, s_params = _columns(session, user_fk)
-    a_cols, a_vals, a_params = _columns(audit, user_fk)
-    user_sql, u_params = "", []
-    if user is not None:
-        u_cols, u_vals, u_params = _columns(user, {"practice_id": "go.id"})
+    fk = _SESSION_FK if with_user else _SUPPORT_FK
+    p_cols, p_vals, _ = _shape(Practice, ())
+    s_cols, s_vals, _ = _shape(HintSession, fk)
+    a_cols, a_vals, _ = _shape(AuditEntry, fk)
+    user_sql = ""
+    if with_user:
+        u_cols, u_vals, _ = _shape(PracticeUser, _USER_FK)
         refreshed = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in (*USER_FIELDS, "last_visit_at"))
         user_sql = (
             f"u AS (INSERT INTO {q(PracticeUser._meta.db_table)} ({u_cols}) "  # noqa: S608
@@ -105,8 +101,7 @@ def session_write_one_statement(
         )
     p_table = q(Practice._meta.db_table)
     p_list = ", ".join(f"p.{q(f.column)}" for f in _PRACTICE_FIELDS)
-    # Names from the models only; every value is a parameter.
-    sql = f"""
+    return f"""
         WITH p_new AS (
             INSERT INTO {p_table} ({p_cols}) VALUES ({p_vals})
             ON CONFLICT (hint_id) DO NOTHING RETURNING *
@@ -137,23 +132,76 @@ def session_write_one_statement(
             SELECT {a_vals} FROM go RETURNING id
         )
         SELECT (SELECT id FROM s), (SELECT created_at FROM s),
-               {"(SELECT id FROM u), (SELECT created_at FROM u)" if user else "NULL, NULL"},
+               {"(SELECT id FROM u), (SELECT created_at FROM u)" if with_user else "NULL, NULL"},
                {p_list}
         FROM p
     """  # noqa: S608
+
+
+def _params_of(
+    *,
+    practice: Practice,
+    user: PracticeUser | None,
+    session: HintSession,
+    audit: AuditEntry,
+    digest: str,
+    seen_until: datetime,
+    conn: Any,
+) -> list[Any]:
+    """The statement's values, in the order its text names them."""
+    now = session.last_seen_at
     name, hint_id = practice.name, practice.hint_id
     params = [
-        *p_params,
+        *_params(practice, _shape(Practice, ())[2], conn),
         *(name, now, hint_id, name, name),
         hint_id,
-        *(digest, seen_until, digest),
-        digest,
-        *u_params,
-        *s_params,
-        *a_params,
     ]
+    params += [digest, seen_until, digest, digest]
+    if user is not None:
+        params += _params(user, _shape(PracticeUser, _USER_FK)[2], conn)
+    fk = _SESSION_FK if user is not None else _SUPPORT_FK
+    params += _params(session, _shape(HintSession, fk)[2], conn)
+    params += _params(audit, _shape(AuditEntry, fk)[2], conn)
+    return params
+
+
+def session_write_one_statement(
+    *,
+    practice: Practice,
+    user: PracticeUser | None,
+    session: HintSession,
+    audit: AuditEntry,
+    digest: str,
+    seen_until: datetime,
+) -> bool:
+    """PostgreSQL: every write of the handshake in one autocommitted statement (one round trip).
+
+    - `p`: the practice, inserted if new (`DO NOTHING`: a known practice is not locked), else
+      read; `named` renames it only when the handshake carries another name;
+    - `seen`: the replay digest; a conflict (a replay) leaves `go` empty, and then nothing else
+      is written: the statement answers no session row;
+    - `u`: the user upserted (`ON CONFLICT … DO UPDATE`: roles and names refresh; measured
+      cheaper, also at c=8, than reading a known user and updating only what changed);
+    - `s`, `a`: the session (token encrypted by the field) and its audit entry.
+    """
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: no thread-local lookup per field
+    practice.created_at = practice.updated_at = session.last_seen_at
+    params = _params_of(
+        practice=practice,
+        user=user,
+        session=session,
+        audit=audit,
+        digest=digest,
+        seen_until=seen_until,
+        conn=conn,
+    )
+    sql = _statement(user is not None)
+    conn.ensure_connection()
     for _attempt in range(2):
-        with connection.cursor() as cursor:
+        # A plain psycopg cursor: the 40-odd values travel as parameters (server-side binding)
+        # instead of being quoted into the statement's text in Python, as Django's cursor does.
+        # Django's wrapper around it keeps the query log, execute wrappers and error mapping.
+        with conn._prepare_cursor(psycopg.Cursor(conn.connection)) as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is not None:
@@ -166,18 +214,18 @@ def session_write_one_statement(
     if session_pk is None:
         return False  # the digest was there already: a replay; nothing was written
     values = [
-        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        f.from_db_value(v, None, conn) if hasattr(f, "from_db_value") else v
         for f, v in zip(_PRACTICE_FIELDS, p_row, strict=True)
     ]
-    stored = Practice.from_db(connection.alias, [f.attname for f in _PRACTICE_FIELDS], values)
-    if name:
-        stored.name = name
+    stored = Practice.from_db(conn.alias, [f.attname for f in _PRACTICE_FIELDS], values)
+    if practice.name:
+        stored.name = practice.name
     if user is not None:
         user.pk, user.created_at, user.practice = user_pk, user_created, stored
-        user._state.adding, user._state.db = False, connection.alias
+        user._state.adding, user._state.db = False, conn.alias
     session.pk, session.created_at = session_pk, session_created
     session.practice, session.user = stored, user
-    session._state.adding, session._state.db = False, connection.alias
+    session._state.adding, session._state.db = False, conn.alias
     return True
 
 

@@ -96,5 +96,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        # SANDBOX_ACCESS_LOG=1 logs every request it answers (bench/scaleout counts them).
+        "django.server": {
+            "handlers": ["console"],
+            "propagate": False,
+            "level": "INFO" if env.bool("SANDBOX_ACCESS_LOG", False) else "WARNING",
+        },
+        "urllib3": {"level": "WARNING"},
+    },
 }
