@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('handshake', '0003_audit_indexes_append_only'),
+        ('handshake', '0004_practice_address_shape'),
     ]
 
     operations = [
