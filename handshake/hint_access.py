@@ -12,7 +12,7 @@ from typing import Any
 
 from handshake import services
 from handshake.models import Practice
-from hintpartner.hint import api, errors, policy
+from hintpartner.hint import api, budget, errors, policy
 
 NotInstalled = services.NotInstalled
 
@@ -27,6 +27,11 @@ class PracticeApi:
     def __init__(self, practice: Practice) -> None:
         self.practice = practice
         self._token = services.practice_token(practice)  # NotInstalled when there is none
+
+    def batch_room(self) -> bool:
+        """Whether batch work may still spend the practice's Hint budget today
+        (`budget.batch_room`)."""
+        return budget.batch_room(self._token)
 
     def __repr__(self) -> str:  # never show the token
         return f"<PracticeApi {self.practice.pk}>"

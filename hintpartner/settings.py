@@ -79,6 +79,9 @@ HINT_RATE_LIMIT_PER_SECOND = env.float("HINT_RATE_LIMIT_PER_SECOND", default=100
 # "process" (one process only). See hintpartner/hint/budget.py.
 HINT_DAILY_BUDGET = env.int("HINT_DAILY_BUDGET", default=500_000)
 HINT_BUDGET_STORE = env.str("HINT_BUDGET_STORE", default="")
+# Calls a day kept for people: a batch pauses when a token's remaining budget falls to this, and
+# resumes by itself when the budget renews (00:00 UTC). Default: 5% of HINT_DAILY_BUDGET.
+HINT_BATCH_BUDGET_RESERVE = env.int("HINT_BATCH_BUDGET_RESERVE", default=HINT_DAILY_BUDGET // 20)
 HINT_CONNECT_TIMEOUT = env.float("HINT_CONNECT_TIMEOUT", default=5.0)
 HINT_READ_TIMEOUT = env.float("HINT_READ_TIMEOUT", default=20.0)
 HINT_MAX_RETRIES = env.int("HINT_MAX_RETRIES", default=4)
@@ -190,6 +193,7 @@ WORKER_DISPATCHERS: list[str] = [
     "handshake.audit.audit_prune_sweep",  # audit entries past retention, at most hourly
     "sync.options.sync_log_sweep",  # sync log entries past their retention, at most hourly
     "handshake.services.expired_sweep",  # expired sessions and replay rows, off the request path
+    "sync.batch_control.batches_paused_sweep",  # paused batches, once Hint's budget renews
 ]
 HINT_EXPIRED_SWEEP_SECONDS = env.int("HINT_EXPIRED_SWEEP_SECONDS", default=300)
 WORKER_DISPATCH_SECONDS = 0.5

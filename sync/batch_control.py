@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from handshake.audit import Actor, audit_record
 from handshake.hint_access import NotInstalled, PracticeApi, practice_api
+from hintpartner.tasks import Throttle
 from sync import batch_csv, batch_patients, plans
 from sync.batch_progress import (
     BatchAborted,
+    BatchPaused,
     BatchStopped,
     Outcome,
     abort_summary,
@@ -196,7 +198,8 @@ def batch_abort(*, batch: Batch, actor: Actor) -> Batch:
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
         if not batch.is_active:
             return batch
-        if batch.status == Batch.Status.QUEUED or batch_is_stalled(batch):
+        waiting = (Batch.Status.QUEUED, Batch.Status.PAUSED)
+        if batch.status in waiting or batch_is_stalled(batch):
             batch_recount(batch)
             _finish(batch, Batch.Status.ABORTED, abort_summary(batch))
         else:
@@ -215,8 +218,10 @@ def batch_is_stalled(batch: Batch) -> bool:
 
 
 def batch_resume(*, batch: Batch, actor: Actor) -> Batch:
-    """Queue a stalled (or failed) batch again; it continues from its checkpoint."""
-    if not (batch_is_stalled(batch) or batch.status == Batch.Status.FAILED):
+    """Queue a stalled, failed or paused batch again; it continues from its checkpoint (a paused
+    one pauses again at once if today's Hint budget still has no room for it)."""
+    resumable = (Batch.Status.FAILED, Batch.Status.PAUSED)
+    if not (batch_is_stalled(batch) or batch.status in resumable):
         raise BatchError("This batch is not stalled; there is nothing to resume.")
     with transaction.atomic():
         Batch.objects.filter(pk=batch.pk).update(
@@ -254,6 +259,62 @@ def _finish(batch: Batch, status: str, message: str = "") -> None:
 
 
 _FINISHED = (Batch.Status.DONE, Batch.Status.ABORTED, Batch.Status.PLANNED)
+
+
+def _pause(batch: Batch, message: str) -> None:
+    """Wait for Hint's budget to renew (`batches_paused_sweep` queues the batch again then);
+    an abort asked for meanwhile still wins."""
+    batch_recount(batch)
+    with transaction.atomic():
+        current = Batch.objects.select_for_update().get(pk=batch.pk).status
+        if current == Batch.Status.ABORTING:
+            _finish(batch, Batch.Status.ABORTED, abort_summary(batch))
+            return
+        batch.status, batch.message = Batch.Status.PAUSED, message
+        batch.save(update_fields=["status", "message", "counts", "processed", "updated_at"])
+    sync_log_write(
+        practice=batch.practice,
+        level=SyncLog.Level.ERROR,
+        message="A batch paused: today's Hint budget is (nearly) spent.",
+        detail=message,
+        batch_sync_id=batch.sync_id,
+    )
+
+
+# Paused batches are looked at this often (seconds): each look reads one practice's count.
+PAUSED_SWEEP_SECONDS = 60
+_paused_due = Throttle(PAUSED_SWEEP_SECONDS)
+
+
+def batches_paused_sweep(*, force: bool = False) -> int:
+    """Worker dispatcher (WORKER_DISPATCHERS): queue again each paused batch whose practice's
+    Hint budget has room for batch work again (a new UTC day); returns how many."""
+    if not (_paused_due.due() or force):
+        return 0
+    queued = 0
+    for batch in Batch.objects.filter(status=Batch.Status.PAUSED).select_related("practice"):
+        try:
+            room = practice_api(batch.practice).batch_room()
+        except NotInstalled:
+            room = True  # the run says why it cannot go on
+        if not room:
+            continue
+        with transaction.atomic():
+            changed = Batch.objects.filter(pk=batch.pk, status=Batch.Status.PAUSED).update(
+                status=Batch.Status.QUEUED,
+                message="Resumed: Hint's daily budget renewed.",
+                updated_at=timezone.now(),
+            )
+            if changed:
+                _audit(
+                    batch,
+                    Actor.background("the worker"),
+                    "batch.resumed",
+                    "Hint's daily budget renewed",
+                )
+                _enqueue_run(batch)
+                queued += 1
+    return queued
 
 
 def _claim(batch_id: int) -> Batch | None:
@@ -295,6 +356,9 @@ def batch_run(*, batch_id: int) -> None:
     except BatchAborted:
         batch_recount(batch)
         _finish(batch, Batch.Status.ABORTED, abort_summary(batch))
+        return
+    except BatchPaused as pause:
+        _pause(batch, str(pause))
         return
     except BatchStopped as stop:
         batch_recount(batch)

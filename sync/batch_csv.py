@@ -68,7 +68,7 @@ def batch_csv_run(batch: Batch, hint: PracticeApi) -> None:
     )
     # Patients a plan links on earlier rows are linked already for the rows after them.
     planned = _plan_claimed(batch) if batch.is_planning else set()
-    watch = AbortWatch(batch)
+    watch = AbortWatch(batch, hint)
     watch.check()
     with pipe:
         for done, (row, search) in enumerate(pipe.rows(rows), start=1):

@@ -87,7 +87,7 @@ def pages_apply(batch: Batch, hint: PracticeApi) -> None:
     # linked in the database by then); rebuilt from the rows when a plan resumes.
     taken = _plan_taken(batch) if batch.is_planning else set()
     offset = batch.checkpoint
-    watch = AbortWatch(batch)
+    watch = AbortWatch(batch, hint)
     _phase_set(batch, Batch.Phase.PLANNING if batch.is_planning else Batch.Phase.READING)
     watch.check()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patients-page")
@@ -463,7 +463,7 @@ def send_owed(batch: Batch, hint: PracticeApi) -> None:
     batch_recount(batch)  # once: a resumed run may find writes sent before the counts were saved
     batch.phase = Batch.Phase.WRITING
     batch.save(update_fields=["phase", "counts", "processed", "updated_at"])
-    watch = AbortWatch(batch)
+    watch = AbortWatch(batch, hint)
     sent = Counter[str]()
 
     def landed(row: BatchRow, answer: Future) -> None:

@@ -6,6 +6,7 @@ Shared by the two pipelines (`sync.batch_patients`, `sync.batch_csv`) and by
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.db.models import Count
 
@@ -31,6 +32,17 @@ class BatchStopped(Exception):
     """An error that stops the whole batch; the message is plain words for the page."""
 
 
+class BatchPaused(BatchStopped):
+    """Today's Hint budget is (nearly) spent: the batch waits, and resumes when it renews."""
+
+
+PAUSED_MESSAGE = (
+    "Paused: today's budget of calls to Hint for this practice is {state}; the rest is kept "
+    "for people using the app. The rows done so far are kept, and the batch resumes by itself "
+    "after 00:00 UTC, when Hint's budget renews."
+)
+
+
 def abort_check(batch: Batch) -> None:
     """Raise BatchAborted when an abort was asked for since the run began."""
     status = Batch.objects.filter(pk=batch.pk).values_list("status", flat=True).first()
@@ -42,8 +54,15 @@ class AbortWatch:
     """`tick()` once per row (or per wait): checks for an abort when a second or
     `ABORT_CHECK_ROWS` rows have passed since the last check, whichever comes first."""
 
-    def __init__(self, batch: Batch, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        batch: Batch,
+        hint: Any = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._batch = batch
+        self._hint = hint  # a PracticeApi: its budget is looked at with each abort check
         self._clock = clock
         self._rows = 0
         self._last = clock()
@@ -60,6 +79,8 @@ class AbortWatch:
     def check(self) -> None:
         self._rows, self._last = 0, self._clock()
         abort_check(self._batch)
+        if self._hint is not None and not self._hint.batch_room():
+            raise BatchPaused(PAUSED_MESSAGE.format(state="nearly used up"))
 
 
 def stop_if_token_refused(exc: errors.HintError) -> None:
@@ -70,10 +91,7 @@ def stop_if_token_refused(exc: errors.HintError) -> None:
         sentence = policy.error_sentence(exc, practice_token=True)
         raise BatchStopped(f"{sentence} Then resume the batch.") from exc
     if isinstance(exc, errors.HintBudgetExhausted):
-        sentence = policy.error_sentence(exc)
-        raise BatchStopped(
-            f"Paused: {sentence} The rows done so far are kept; resume the batch then."
-        ) from exc
+        raise BatchPaused(PAUSED_MESSAGE.format(state="used up")) from exc
 
 
 def batch_recount(batch: Batch) -> None:

@@ -282,6 +282,8 @@ class Batch(PracticeOwned):
         DONE = "done", "finished"
         FAILED = "failed", "stopped by an error"
         PLANNED = "planned", "plan ready, nothing written"
+        # Today's Hint budget is (nearly) spent: it resumes by itself when the budget renews.
+        PAUSED = "paused", "paused until Hint's daily budget renews"
 
     class Phase(models.TextChoices):
         READING = "reading", "reading Hint's patients and bringing contacts in step"
@@ -295,7 +297,7 @@ class Batch(PracticeOwned):
         RUN = "run", "batch"
         PLAN = "plan", "plan"
 
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.ABORTING)
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.ABORTING, Status.PAUSED)
     # Keys of `counts` that are not row outcomes: writes Hint took, and writes still owed to it.
     WRITES_SENT = "hint_writes_sent"
     WRITES_OWED = "hint_writes_owed"

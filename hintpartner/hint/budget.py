@@ -77,6 +77,17 @@ def used_today(token: str) -> int:
     return row or 0
 
 
+def batch_room(token: str) -> bool:
+    """Whether batch work may still spend this token's budget today: more than the reserve
+    (`HINT_BATCH_BUDGET_RESERVE`, kept for people's own use of the app) is left. Always True
+    without a daily budget, or with the per-process store (which counts nothing)."""
+    budget = settings.HINT_DAILY_BUDGET
+    if budget <= 0 or _store() == "process":
+        return True
+    reserve = max(0, getattr(settings, "HINT_BATCH_BUDGET_RESERVE", 0))
+    return used_today(token) < budget - reserve
+
+
 # --- the database store ------------------------------------------------------------------------
 
 _NOW = {

@@ -168,15 +168,6 @@ def test_the_client_sends_nothing_once_the_budget_is_spent(
     assert "renews at midnight UTC" in policy.error_sentence(refused.value)
 
 
-def test_a_batch_pauses_with_words_when_the_budget_is_spent() -> None:
-    from sync.batch_progress import BatchStopped, stop_if_token_refused
-
-    with pytest.raises(BatchStopped) as stopped:
-        stop_if_token_refused(errors.HintBudgetExhausted("spent", used=5))
-    assert str(stopped.value).startswith("Paused: Today's budget of calls to Hint is used up")
-    assert "resume the batch" in str(stopped.value)
-
-
 @pytest.mark.django_db
 @override_settings(HINT_BUDGET_STORE="database", HINT_DAILY_BUDGET=500_000)
 def test_the_settings_page_line_shows_todays_use(practice_a: Any) -> None:
