@@ -40,6 +40,8 @@ ACTIONS: dict[str, str] = {
     "note.signed": "signed the note",
     "note.addended": "added an addendum",
     "note.discarded": "discarded the note",
+    "batch.planned": "previewed a batch (a plan, nothing written)",
+    "batch.applied": "applied the batch's plan",
     "batch.started": "started the batch",
     "batch.aborted": "aborted the batch",
     "batch.resumed": "resumed the batch",
