@@ -6,31 +6,14 @@ import re
 import uuid
 
 import pytest
-import requests
 
+from tests.e2e.flows import app_get as _get
+from tests.e2e.flows import app_post as _post
+from tests.e2e.flows import link
+from tests.e2e.flows import session_key as _key
 from tests.e2e.live import PRACTICE_A
 
 pytestmark = pytest.mark.e2e
-
-
-def _key(url: str) -> str:
-    return url.split("session_key=", 1)[1].split("&", 1)[0]
-
-
-def _get(stack, key: str, path: str, **params) -> requests.Response:
-    return requests.get(
-        stack.app_url + path, params=params, headers={"X-Hint-Session-Key": key}, timeout=20
-    )
-
-
-def _post(stack, key: str, path: str, data=None, files=None) -> requests.Response:
-    return requests.post(
-        stack.app_url + path,
-        data={"session_key": key, **(data or {})},
-        files=files,
-        allow_redirects=False,
-        timeout=30,
-    )
 
 
 def _sandbox_patient(stack, patient_id: str) -> dict:
@@ -52,7 +35,7 @@ def test_export_feeds_a_csv_batch_and_delete_clears_our_fields_in_hint(live_stac
     assert created.status_code == 303, created.text[:500]
     contact_path = created.headers["Location"].split("?", 1)[0]
     contact_id = contact_path.rstrip("/").rsplit("/", 1)[1]
-    linked = _post(stack, key, f"{contact_path}/link", {"patient_id": patient_id})
+    linked = link(stack, key, contact_path, patient_id)
     assert linked.status_code == 303, linked.text[:500]
     assert _sandbox_patient(stack, patient_id)["integration_record_id"] == contact_id
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import requests
 
+from tests.e2e.flows import link
 from tests.e2e.live import PRACTICE_A
 
 pytestmark = pytest.mark.e2e
@@ -78,12 +79,7 @@ def test_a_host_page_save_keeps_the_linked_contacts_title_middle_name_and_phones
     )
     assert created.status_code == 303, created.text[:500]
     contact_path = created.headers["Location"].split("?", 1)[0]
-    linked = requests.post(
-        stack.app_url + f"{contact_path}/link",
-        data={"session_key": key, "patient_id": patient_id},
-        allow_redirects=False,
-        timeout=30,
-    )
+    linked = link(stack, key, contact_path, patient_id)
     assert linked.status_code == 303, linked.text[:500]
     page = _contact_page(stack, key, contact_path)
     assert "Dr." in page and "Lacks" in page and "(303) 555-0122" in page

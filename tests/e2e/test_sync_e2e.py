@@ -5,39 +5,14 @@ import re
 import uuid
 
 import pytest
-import requests
 
+from tests.e2e.flows import app_get as _get
+from tests.e2e.flows import app_post as _post
+from tests.e2e.flows import link as _link
+from tests.e2e.flows import session_key as _key
 from tests.e2e.live import PRACTICE_A
 
 pytestmark = pytest.mark.e2e
-
-
-def _key(url: str) -> str:
-    return url.split("session_key=", 1)[1].split("&", 1)[0]
-
-
-def _get(stack, key: str, path: str, **params) -> requests.Response:
-    return requests.get(
-        stack.app_url + path, params=params, headers={"X-Hint-Session-Key": key}, timeout=20
-    )
-
-
-def _post(stack, key: str, path: str, data=None, files=None) -> requests.Response:
-    return requests.post(
-        stack.app_url + path,
-        data={"session_key": key, **(data or {})},
-        files=files,
-        allow_redirects=False,
-        timeout=30,
-    )
-
-
-def _link(stack, key: str, contact_path: str, patient_id: str) -> requests.Response:
-    """ "Sync to Hint" as a person does it: the preview, then "Sync patient" carrying it."""
-    shown = _get(stack, key, f"{contact_path}/link", patient_id=patient_id)
-    assert shown.status_code == 200, shown.text[:500]
-    seen = re.search(r'name="seen" value="([^"]*)"', shown.text).group(1)
-    return _post(stack, key, f"{contact_path}/link", {"patient_id": patient_id, "seen": seen})
 
 
 def _sandbox_patient(stack, patient_id: str) -> dict:
