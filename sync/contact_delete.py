@@ -36,62 +36,69 @@ class Deleted:
 
 
 def contact_delete(*, contact: Contact, actor: Actor, token: str) -> Deleted:
-    """Delete a contact; a linked one loses our integration fields in Hint first (audited)."""
+    """Delete a contact; a linked one loses our integration fields in Hint first (audited).
+
+    The contact's row stays locked from before the call to Hint until it is deleted, so an owed
+    write being sent meanwhile (`sync.contact_writes`) waits for the delete, finds the contact
+    gone, and clears again what its write may have put back.
+    """
     practice = contact.practice
-    patient_id = contact.hint_patient_id
-    if patient_id:
-        _hint_unlink(practice=practice, contact=contact, token=token)
+    refused: errors.HintError | None = None
     with transaction.atomic():
         fresh = Contact.objects.for_practice(practice).select_for_update().filter(pk=contact.pk)
         row = fresh.first()
         if row is None:  # deleted meanwhile (another tab): what was asked is done
-            return Deleted(name=contact.full_name, patient_id=patient_id)
-        if row.hint_patient_id != patient_id:
-            # Linked to another patient while Hint was answering: that patient still holds our
-            # fields, so deleting now would leave them behind.
-            raise DeleteRefused(
-                "The contact was linked to another patient meanwhile; nothing was deleted. "
-                "Open it again and repeat the deletion."
-            )
-        detail = f"{row.full_name or 'without a name'}" + (
-            f"; unlinked from patient {patient_id}" if patient_id else ""
-        )
-        sync_log_write(
-            practice=practice,
-            level=SyncLog.Level.DEBUG,
-            message=f"Contact deleted by {actor}"
-            + (" after its link in Hint was removed." if patient_id else "."),
-            contact=row,
-            patient_id=patient_id,
-        )
+            return Deleted(name=contact.full_name, patient_id=contact.hint_patient_id)
+        patient_id = row.hint_patient_id
         if patient_id:
-            _audit(row, actor, "contact.unlinked", f"patient {patient_id}", patient_id)
-        _audit(row, actor, "contact.deleted", detail, patient_id)
-        row.delete()
-    return Deleted(name=contact.full_name, patient_id=patient_id)
-
-
-def _hint_unlink(*, practice: Any, contact: Contact, token: str) -> None:
-    """Clear our fields on the contact's patient in Hint, or raise DeleteRefused."""
-    try:
-        integration_clear(practice=practice, token=token, patient_id=contact.hint_patient_id)
-    except errors.HintNotFound:
-        return  # Hint no longer has the patient: nothing of ours is left there
-    except errors.HintError as exc:
-        sentence = error_sentence(exc)
+            refused = _hint_unlink(practice=practice, patient_id=patient_id, token=token)
+        if refused is None:
+            _delete(row, actor=actor, patient_id=patient_id)
+    if refused is not None:
+        sentence = error_sentence(refused)
         sync_log_write(
             practice=practice,
             level=SyncLog.Level.ERROR,
             message="A contact was not deleted: its link in Hint could not be removed.",
             detail=sentence,
-            contact=contact,
-            patient_id=contact.hint_patient_id,
+            contact=row,
+            patient_id=patient_id,
         )
         raise DeleteRefused(
             f"Nothing was deleted: the contact's link on its patient in Hint could not be "
             f"removed. {sentence}",
-            transient=exc.transient or exc.uncertain,
-        ) from exc
+            transient=refused.transient or refused.uncertain,
+        ) from refused
+    return Deleted(name=row.full_name, patient_id=patient_id)
+
+
+def _hint_unlink(*, practice: Any, patient_id: str, token: str) -> errors.HintError | None:
+    """Clear our fields on the patient in Hint; the error when Hint did not."""
+    try:
+        integration_clear(practice=practice, token=token, patient_id=patient_id)
+    except errors.HintNotFound:
+        return None  # Hint no longer has the patient: nothing of ours is left there
+    except errors.HintError as exc:
+        return exc
+    return None
+
+
+def _delete(row: Contact, *, actor: Actor, patient_id: str) -> None:
+    detail = f"{row.full_name or 'without a name'}" + (
+        f"; unlinked from patient {patient_id}" if patient_id else ""
+    )
+    sync_log_write(
+        practice=row.practice,
+        level=SyncLog.Level.DEBUG,
+        message=f"Contact deleted by {actor}"
+        + (" after its link in Hint was removed." if patient_id else "."),
+        contact=row,
+        patient_id=patient_id,
+    )
+    if patient_id:
+        _audit(row, actor, "contact.unlinked", f"patient {patient_id}", patient_id)
+    _audit(row, actor, "contact.deleted", detail, patient_id)
+    row.delete()
 
 
 def _audit(contact: Contact, actor: Actor, action: str, detail: str, patient: str) -> None:

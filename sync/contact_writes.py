@@ -27,7 +27,7 @@ from sync import fieldmap
 from sync.merge import Situation, merge
 from sync.models import Contact, SyncLog
 from sync.options import sync_log_write
-from sync.outbound import integration_fields, mirror_answer, patient_known
+from sync.outbound import UNLINK_CLEARED, integration_fields, mirror_answer, patient_known
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,28 @@ def contact_write_send(*, contact: Contact) -> str:
         if not policy.is_token_refused(exc) and not isinstance(exc, errors.HintNotFound):
             _report_in_hint(contact=contact, hint=hint, sentence=sentence)
         return state
-    return _landed(contact, sent=sent, link=contact.hint_link_owed)
+    state = _landed(contact, sent=sent, link=contact.hint_link_owed)
+    if state is None:
+        # Deleted here while the write was on its way (`sync.contact_delete` cleared our fields
+        # in Hint, then this write may have put them back): clear them again.
+        _deleted_meanwhile(contact, hint, link_sent=contact.hint_link_owed)
+        return "deleted"
+    return state
+
+
+def _deleted_meanwhile(contact: Contact, hint: Any, *, link_sent: bool) -> None:
+    if not link_sent:
+        return  # only values were sent: nothing of ours to take back
+    try:
+        hint.patient_update(patient_id=contact.hint_patient_id, fields=dict(UNLINK_CLEARED))
+    except errors.HintError as exc:
+        logger.warning(
+            "contact %s was deleted while its link was being written; clearing our fields on "
+            "patient %s failed (%s)",
+            contact.pk,
+            contact.hint_patient_id,
+            type(exc).__name__,
+        )
 
 
 def _cleared() -> dict[str, Any]:
@@ -165,12 +186,18 @@ def _cleared() -> dict[str, Any]:
     }
 
 
-def _landed(contact: Contact, *, sent: fieldmap.Values, link: bool) -> str:
-    """Hint took the write: what we sent is no longer owed; Hint's state fills the rest."""
+def _landed(contact: Contact, *, sent: fieldmap.Values, link: bool) -> str | None:
+    """Hint took the write: what we sent is no longer owed; Hint's state fills the rest.
+    None when the contact was deleted meanwhile (the lock waits for a delete under way)."""
     with transaction.atomic():
         fresh = (
-            Contact.objects.for_practice(contact.practice_id).select_for_update().get(pk=contact.pk)
+            Contact.objects.for_practice(contact.practice_id)
+            .select_for_update()
+            .filter(pk=contact.pk)
+            .first()
         )
+        if fresh is None:
+            return None
         if fresh.hint_patient_id != contact.hint_patient_id:
             return fresh.hint_status  # linked elsewhere meanwhile: that link owes its own write
         now_values = fieldmap.contact_values(fresh)

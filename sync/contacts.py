@@ -16,14 +16,19 @@ from django.utils import timezone
 from handshake.address_shape import practice_address_shape
 from handshake.audit import Actor, audit_record
 from hintpartner.hint import api, errors
-from hintpartner.hint.paths import INTEGRATION_ERROR_MESSAGE, PATIENT_ID
+from hintpartner.hint.paths import PATIENT_ID
 from hintpartner.hint.policy import error_sentence
 from sync import fieldmap
 from sync.contact_writes import contact_write_clear, contact_write_owe
 from sync.merge import MergeResult, Situation, merge
 from sync.models import Contact, SyncLog, SyncOptions
 from sync.options import sync_log_write
-from sync.outbound import INTEGRATION_CLEARED, integration_fields, mirror_answer, patient_push
+from sync.outbound import (
+    UNLINK_CLEARED,
+    integration_fields,
+    mirror_answer,
+    patient_push,
+)
 
 
 class SyncError(Exception):
@@ -32,7 +37,6 @@ class SyncError(Exception):
 
 NAMES_NEEDED = "Hint needs a first and a last name. Add them to the contact first."
 # What a patient that loses its link to us loses in Hint: our id, our deep link, our error.
-UNLINK_CLEARED = {**INTEGRATION_CLEARED, INTEGRATION_ERROR_MESSAGE: ""}
 
 
 @dataclass(frozen=True)

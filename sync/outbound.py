@@ -13,7 +13,12 @@ from django.urls import reverse
 
 from handshake.address_shape import practice_address_shape
 from hintpartner.hint import api
-from hintpartner.hint.paths import INTEGRATION_RECORD_ID, INTEGRATION_WEB_LINK, PATIENT_ID
+from hintpartner.hint.paths import (
+    INTEGRATION_ERROR_MESSAGE,
+    INTEGRATION_RECORD_ID,
+    INTEGRATION_WEB_LINK,
+    PATIENT_ID,
+)
 from sync import fieldmap
 from sync.mirror import MirrorError, patient_apply
 from sync.models import Contact, Patient
@@ -40,6 +45,8 @@ def integration_fields(contact: Contact) -> dict[str, str]:
 
 
 INTEGRATION_CLEARED = {INTEGRATION_RECORD_ID: "", INTEGRATION_WEB_LINK: ""}
+# What unlinking (or deleting a linked contact) clears on the patient: all of ours.
+UNLINK_CLEARED = {**INTEGRATION_CLEARED, INTEGRATION_ERROR_MESSAGE: ""}
 
 
 def link_body(

@@ -147,6 +147,30 @@ def test_an_edit_made_while_the_write_was_on_its_way_stays_owed(practice_a, mock
     assert _sent(mocked_hint.calls[-1]) == {"address_city": "Second"}
 
 
+def test_a_contact_deleted_while_its_link_write_was_on_its_way_leaves_nothing_of_ours_in_hint(
+    practice_a, mocked_hint, hint_url
+):
+    contact = make_contact(practice_a, hint_patient_id="pat-100")
+    contact_writes.contact_write_owe(contact, fields=(), link=True)
+    contact.save()
+    bodies = []
+
+    def patch(request):
+        bodies.append(json.loads(request.body))
+        if len(bodies) == 1:  # the admin's delete commits while this write is in flight
+            Contact.objects.filter(pk=contact.pk).delete()
+        return 200, {}, json.dumps(patient_json())
+
+    mocked_hint.add_callback("PATCH", _url(hint_url), callback=patch)
+    assert contact_writes.contact_write_send(contact=contact) == "deleted"
+    assert bodies[0]["integration_record_id"] == str(contact.pk)  # the write put them back…
+    assert bodies[1] == {  # …and the write takes them away again
+        "integration_record_id": "",
+        "integration_web_link": "",
+        "integration_error_message": "",
+    }
+
+
 def test_a_422_fails_with_the_reason_a_log_entry_and_the_message_on_the_patient_then_retry_sends_it(
     client, practice_a, admin_key, mocked_hint, hint_url, django_capture_on_commit_callbacks
 ):
