@@ -69,25 +69,6 @@ ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT|DELETE) (/api/[^ ?]*)[^"]*" (\d{
 
 
 @contextmanager
-def sandbox(env: dict[str, str], port: int, log_path: Path) -> Any:
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [PY, "manage.py", "runsandbox", "--port", str(port), "--no-delivery"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_up(f"http://127.0.0.1:{port}/healthz")
-        yield proc
-    finally:
-        _stop(proc)
-        log.close()
-
-
-@contextmanager
 def webs(env: dict[str, str], count: int, log_dir: Path) -> Any:
     """`count` gunicorn processes with the production config, one gunicorn worker each."""
     procs, ports = [], []
@@ -276,7 +257,7 @@ def main() -> None:
         )
         _sync._manage(env, "migrate", "--no-input", "-v", "0")
         log_path = workdir / "sandbox.log"
-        stack.enter_context(sandbox(senv, port, log_path))
+        stack.enter_context(_sync.running_sandbox(senv, port, log_path))
         setup = child(env, "prepare", str(args.patients), str(args.csv))
         keys, csv_text, contacts = _parse_setup(setup)
         ports = stack.enter_context(webs(env, args.web, workdir))

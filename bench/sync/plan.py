@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -58,50 +57,41 @@ def main() -> None:
         "--seed",
         "7",
     )
-    log = (workdir / "sandbox.log").open("w")
-    sandbox = subprocess.Popen(
-        [PY, "manage.py", "runsandbox", "--port", str(port), "--no-delivery"],
-        cwd=ROOT,
-        env=senv,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        bench._wait(f"{sandbox_url}/healthz")
-        prepared = workdir / "app-prepared.sqlite3"
-        _child(shared, workdir, sandbox_url, prepared, "prepare", practice, migrate=True)
-        ratios = []
-        for round_ in range(1, args.rounds + 1):
-            order = ("batch", "plan") if round_ % 2 else ("plan", "batch")
-            seconds = {}
-            for kind in order:
-                db = workdir / f"app-{kind}-{round_}.sqlite3"
-                shutil.copyfile(prepared, db)
-                out = _child(shared, workdir, sandbox_url, db, kind, practice)
-                seconds[kind] = out["seconds"]
+        with bench.running_sandbox(senv, port, workdir / "sandbox.log"):
+            prepared = workdir / "app-prepared.sqlite3"
+            _child(shared, workdir, sandbox_url, prepared, "prepare", practice, migrate=True)
+            ratios = []
+            for round_ in range(1, args.rounds + 1):
+                order = ("batch", "plan") if round_ % 2 else ("plan", "batch")
+                seconds = {}
+                for kind in order:
+                    db = workdir / f"app-{kind}-{round_}.sqlite3"
+                    shutil.copyfile(prepared, db)
+                    out = _child(shared, workdir, sandbox_url, db, kind, practice)
+                    seconds[kind] = out["seconds"]
+                    counts = json.dumps(out["counts"], sort_keys=True)
+                    print(
+                        f"  {kind}: {out['seconds']:.2f} s, {out['requests']} requests, "
+                        f"status {out['status']}, outcomes {counts}",
+                        flush=True,
+                    )
+                    db.unlink()
+                ratio = seconds["plan"] / seconds["batch"]
+                ratios.append(ratio)
+                load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
                 print(
-                    f"  {kind}: {out['seconds']:.2f} s, {out['requests']} requests, "
-                    f"status {out['status']}, outcomes {json.dumps(out['counts'], sort_keys=True)}",
+                    f"round {round_} ({' then '.join(order)}): batch reading phase "
+                    f"{seconds['batch']:.2f} s, plan {seconds['plan']:.2f} s, ratio {ratio:.2f}x "
+                    f"(target <= 1.25x); load average {load}",
                     flush=True,
                 )
-                db.unlink()
-            ratio = seconds["plan"] / seconds["batch"]
-            ratios.append(ratio)
-            load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
             print(
-                f"round {round_} ({' then '.join(order)}): batch reading phase "
-                f"{seconds['batch']:.2f} s, plan {seconds['plan']:.2f} s, ratio {ratio:.2f}x "
-                f"(target <= 1.25x); load average {load}",
-                flush=True,
+                f"{args.patients} patients, {args.rounds} rounds: plan / batch reading phase, "
+                f"median {statistics.median(ratios):.2f}x "
+                f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)"
             )
-        print(
-            f"{args.patients} patients, {args.rounds} rounds: plan / batch reading phase, median "
-            f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}x, max {max(ratios):.2f}x)"
-        )
     finally:
-        os.killpg(sandbox.pid, signal.SIGTERM)
-        sandbox.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,24 +103,31 @@ def main() -> None:
         started = time.monotonic()
         _manage(senv, "sandbox_seed", "--practice", practice, "--patients", str(n), "--seed", "7")
         print(f"seeded {n} patients in {time.monotonic() - started:.1f} s", flush=True)
-    log = (workdir / "sandbox.log").open("w")
-    sandbox = subprocess.Popen(
-        [PY, "manage.py", "runsandbox", "--port", str(port), "--no-delivery"],
-        cwd=ROOT,
-        env=senv,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait(f"{sandbox_url}/healthz")
+    with running_sandbox(senv, port, workdir / "sandbox.log"):
         for kind, practice, n in runs:
             extra = [] if n <= args.writeback_max else ["--skip-writeback"]
             _child(shared, workdir, sandbox_url, kind, practice, n, extra)
-    finally:
-        os.killpg(sandbox.pid, signal.SIGTERM)
-        sandbox.wait(timeout=10)
     print(f"(work files in {workdir})")
+
+
+@contextmanager
+def running_sandbox(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
+    """The sandbox on `port` (no webhook delivery), logging to `log_path`, until the block ends."""
+    with log_path.open("w") as log:
+        sandbox = subprocess.Popen(
+            [PY, "manage.py", "runsandbox", "--port", str(port), "--no-delivery"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait(f"http://127.0.0.1:{port}/healthz")
+            yield
+        finally:
+            os.killpg(sandbox.pid, signal.SIGTERM)
+            sandbox.wait(timeout=10)
 
 
 def _wait(url: str) -> None:
