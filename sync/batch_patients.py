@@ -149,12 +149,16 @@ def _page_read(pool: ThreadPoolExecutor, hint: PracticeApi, offset: int) -> Futu
 
 
 def _page_contacts(
-    practice: Any, patients: list[dict[str, Any]]
+    practice: Any, patients: list[dict[str, Any]], *, lock: bool
 ) -> tuple[dict[str, Contact], dict[tuple, list[Contact]]]:
     """The page's linked contacts by patient id, and its unlinked candidates by demographic key
-    (two queries for the whole page)."""
+    (two queries for the whole page). With `lock` (a page that writes, inside its transaction)
+    the rows stay locked until the page commits: an edit saved meanwhile waits, and is then
+    neither overwritten by the page's save nor decided without (its fields owed to Hint)."""
     ids = [str(p[PATIENT_ID]) for p in patients]
     contacts = Contact.objects.for_practice(practice)
+    if lock:
+        contacts = contacts.select_for_update().order_by("pk")
     linked = {c.hint_patient_id: c for c in contacts.filter(hint_patient_id__in=ids)}
     keys = {k for k in (patient_key(p) for p in patients) if all(k)}
     by_key: dict[tuple, list[Contact]] = {}
@@ -194,12 +198,14 @@ def page_decide(
     taken: set[int],
     watch: AbortWatch | None = None,
     fingerprints: bool = True,
+    lock: bool = True,
 ) -> list[Step]:
     """Decide every patient of a page (`patient_link_decide`), with a few queries for the whole
     page; writes nothing. `taken` holds the contacts linked earlier in the run (updated here);
-    `fingerprints` (for plans) notes what each decision read."""
+    `fingerprints` (for plans) notes what each decision read; `lock` keeps the page's contacts
+    locked for the caller's transaction (a plan, which writes none of them, does without)."""
     patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
-    linked, by_key = _page_contacts(practice, patients)
+    linked, by_key = _page_contacts(practice, patients, lock=lock)
     steps: list[Step] = []
     for data in items:
         if watch is not None:
@@ -304,7 +310,9 @@ def page_plan(
 ) -> None:
     """Decide one page of a plan and keep it as rows (outcome, changes, fingerprint); nothing
     else is written."""
-    steps = page_decide(batch.practice, items, create=batch.plan_create, taken=taken, watch=watch)
+    steps = page_decide(
+        batch.practice, items, create=batch.plan_create, taken=taken, watch=watch, lock=False
+    )
     rows = []
     for position, step in enumerate(steps, start=first_position):
         row = BatchRow(practice=batch.practice, batch=batch, position=position)

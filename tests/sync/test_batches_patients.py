@@ -361,3 +361,46 @@ def test_a_refused_token_mid_write_back_stops_and_resume_sends_what_is_still_owe
     assert not BatchRow.objects.filter(batch=batch, push_body__isnull=False).exists()
     written = [c.request.url.rsplit("/", 1)[1] for c in _patches(mocked_hint)]
     assert set(written) == {f"pat-{i}" for i in range(1, 8)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_saved_while_its_page_is_decided_is_neither_overwritten_nor_lost(
+    practice_a, mocked_hint, hint_url, monkeypatch
+):
+    """The page's contacts stay locked until it commits: the edit waits, then lands on top of
+    the batch's values and stays owed to Hint (PostgreSQL; SQLite has one writer at a time)."""
+    import threading
+
+    from django.db import connection
+
+    from sync import contacts
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    contact = make_contact(practice_a, first_name="First1", last_name="Last1", city="Old")
+    Contact.objects.filter(pk=contact.pk).update(hint_patient_id="pat-1")
+    contact.refresh_from_db()
+    _serve(mocked_hint, hint_url, [_patient(1, address_city="Hint City")])
+    real_decide = batch_patients.patient_link_decide
+    edit = {}
+
+    def save_edit() -> None:
+        try:
+            contacts.contact_update(contact=contact, values={"city": "Edited"}, actor=Actor("Ann"))
+            edit["done"] = True
+        finally:
+            connection.close()
+
+    def decide_while_editing(**kwargs):
+        edit["thread"] = threading.Thread(target=save_edit)
+        edit["thread"].start()
+        edit["thread"].join(timeout=1.0)  # it waits for the page's lock (or, unlocked, lands)
+        return real_decide(**kwargs)
+
+    monkeypatch.setattr(batch_patients, "patient_link_decide", decide_while_editing)
+    batch_control.batch_run(batch_id=_start(practice_a).pk)
+    edit["thread"].join(timeout=10)
+    assert edit.get("done")
+    contact.refresh_from_db()
+    assert contact.city == "Edited"  # the person's edit, saved after the page's values
+    assert "city" in contact.hint_owed_fields  # and still on its way to Hint
