@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from handshake.address_shape import practice_address_shape, practice_address_shape_learn
 from handshake.hint_access import PracticeApi
-from hintpartner.hint import errors
+from hintpartner.hint import decode, errors
 from hintpartner.hint.paths import PAGE_SIZE, PATIENT_FIELDS, PATIENT_ID
 from hintpartner.hint.policy import error_sentence
 from sync import fieldmap, plans
@@ -41,7 +41,7 @@ from sync.linking import Decision, patient_link_decide
 from sync.linking import Outcome as Link
 from sync.matching import patient_key
 from sync.merge import Situation, field_changes
-from sync.models import Batch, BatchRow, Contact
+from sync.models import Batch, BatchRow, Contact, Patient
 from sync.options import options_for
 from sync.outbound import link_body
 from sync.pipeline import Pipeline
@@ -177,6 +177,29 @@ def _page_contacts(
     return linked, by_key
 
 
+def _fresher_known(practice: Any, patients: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The page's patients of which the mirror holds a newer state (by Hint's `updated_at`),
+    by id: one query for the page, read after its contacts are locked.
+
+    A page is read ahead, so one of our own writes (an edit sent meanwhile, whose answer is
+    mirrored, `sync.contact_writes`) can be newer than the page; deciding from the page would
+    put Hint's older values back on the contact, and Hint sends no webhook for our own write."""
+    ids = [str(p[PATIENT_ID]) for p in patients]
+    known = (
+        Patient.objects.for_practice(practice)
+        .visible()
+        .filter(hint_id__in=ids, hint_updated_at__isnull=False)
+        .values_list("hint_id", "hint_updated_at", "data")
+    )
+    newer = {}
+    by_id = {str(p[PATIENT_ID]): p for p in patients}
+    for hint_id, updated_at, data in known:
+        page_time = decode.parse_time(by_id[hint_id].get(PATIENT_FIELDS["updated_at"]))
+        if page_time is not None and updated_at > page_time and isinstance(data, dict):
+            newer[hint_id] = data
+    return newer
+
+
 @dataclass
 class Step:
     """One patient of a page and what it does: the one decision a run, a plan and an applied
@@ -206,6 +229,7 @@ def page_decide(
     locked for the caller's transaction (a plan, which writes none of them, does without)."""
     patients = [p for p in items if isinstance(p, dict) and p.get(PATIENT_ID)]
     linked, by_key = _page_contacts(practice, patients, lock=lock)
+    fresher = _fresher_known(practice, patients)
     steps: list[Step] = []
     for data in items:
         if watch is not None:
@@ -214,6 +238,7 @@ def page_decide(
             steps.append(Step(data))
             continue
         pid = str(data[PATIENT_ID])
+        data = fresher.get(pid, data)
         current = linked.get(pid)
         free = [c for c in by_key.get(patient_key(data), []) if c.pk not in taken]
         theirs = fieldmap.patient_values(data)

@@ -404,3 +404,23 @@ def test_an_edit_saved_while_its_page_is_decided_is_neither_overwritten_nor_lost
     contact.refresh_from_db()
     assert contact.city == "Edited"  # the person's edit, saved after the page's values
     assert "city" in contact.hint_owed_fields  # and still on its way to Hint
+
+
+def test_a_page_older_than_what_hint_last_told_us_does_not_put_old_values_back(
+    practice_a, mocked_hint, hint_url
+):
+    """Our edit reached Hint while the page was being read ahead: Hint's answer (mirrored) is
+    newer than the page, and the contact keeps the edited value rather than the page's."""
+    from sync.mirror import patient_apply
+
+    contact = make_contact(practice_a, first_name="First1", last_name="Last1", city="Edited")
+    Contact.objects.filter(pk=contact.pk).update(hint_patient_id="pat-1")
+    newer = _patient(1, address_city="Edited", updated_at="2026-05-02T10:00:00Z")
+    patient_apply(practice=practice_a, data=newer)  # Hint's answer to our write
+    stale = _patient(1, address_city="Stale", updated_at="2026-05-02T09:00:00Z")
+    _serve(mocked_hint, hint_url, [stale])
+    batch = _start(practice_a)
+    batch_control.batch_run(batch_id=batch.pk)
+
+    contact.refresh_from_db()
+    assert contact.city == "Edited"
