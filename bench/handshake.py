@@ -88,7 +88,7 @@ def main() -> None:
     import run as hooks_bench  # bench/webhooks/run.py: cluster, gunicorn, asyncio sender
 
     with ExitStack() as stack:
-        database_url, _postmaster = stack.enter_context(hooks_bench.private_postgres())
+        database_url, postmaster = stack.enter_context(hooks_bench.private_postgres())
         base, name = database_url.rsplit("/", 1)
         subprocess.run(["psql", base + "/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
         env = {
@@ -116,9 +116,10 @@ def main() -> None:
         benv = hooks_bench.bound_env(env, database_url, secret)
         gunicorn = hooks_bench.gunicorn
         with (
-            gunicorn(env, args.workers, args.threads) as (port, _),
-            gunicorn(benv, args.workers, args.threads, "bench.bound:application") as (bport, _b),
+            gunicorn(env, args.workers, args.threads) as (port, app_pid),
+            gunicorn(benv, args.workers, args.threads, "bench.bound:application") as (bport, bpid),
         ):
+            cpu_of = hooks_bench.cpu_of
             path = "/hint/handshake"
             for target in (port, bport):  # warm-up: practices, users, connections
                 hooks_bench.send_events(target, handshakes(200, secret, "warm"), 4, 10, path)
@@ -126,12 +127,23 @@ def main() -> None:
                 "app": {"rate": [], "p95": []},
                 "bound": {"rate": [], "p95": []},
             }
+            server_pid = {"app": app_pid, "bound": bpid}
             for round_ in range(args.rounds):
                 order = [("app", port), ("bound", bport)]
                 for name, target in order if round_ % 2 == 0 else order[::-1]:
                     tag = f"{round_}-{name}"
                     many = handshakes(args.concurrency * 2000, secret, tag + "-c8")
+                    cpu = (cpu_of([server_pid[name]]), cpu_of([postmaster]), time.process_time())
                     c8 = hooks_bench.send_events(target, many, args.concurrency, args.seconds, path)
+                    done = max(1, sum(c8["statuses"].values()))
+                    server_ms, db_ms, sender_ms = (
+                        (after - before) * 1000 / done
+                        for before, after in zip(
+                            cpu,
+                            (cpu_of([server_pid[name]]), cpu_of([postmaster]), time.process_time()),
+                            strict=True,
+                        )
+                    )
                     one = handshakes(args.count, secret, tag + "-c1")
                     c1 = hooks_bench.send_events(target, one, 1, 120, path)
                     bad = {k: v for k, v in (c8["statuses"] | c1["statuses"]).items() if k != 200}
@@ -140,7 +152,10 @@ def main() -> None:
                     print(
                         f"handshake round {round_ + 1} {name}: c=8 {c8['per_second']}/s "
                         f"(p99 {c8['p99_ms']} ms); c=1 p50 {c1['p50_ms']} ms, p95 {c1['p95_ms']} "
-                        f"ms; not 200: {bad or 0}; load average {os.getloadavg()[0]:.1f}",
+                        f"ms; not 200: {bad or 0}; CPU per handshake at c=8: server "
+                        f"{server_ms:.2f} ms, PostgreSQL {db_ms:.2f} ms, "
+                        f"sender {sender_ms:.2f} ms; "
+                        f"load average {os.getloadavg()[0]:.1f}",
                         flush=True,
                     )
             print(

@@ -9,10 +9,10 @@ import functools
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 
 from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, PracticeUser
+from hintpartner.db import fetch_one
 
 # Refreshed from every handshake (with `last_visit_at`).
 USER_FIELDS = ("email", "first_name", "last_name", "name", "roles")
@@ -100,20 +100,22 @@ def _statement(with_user: bool) -> str:
             f"SET {refreshed} RETURNING id, created_at),"
         )
     p_table = q(Practice._meta.db_table)
+    # Named, not `*`: a prepared statement's result must keep its shape if a column is added.
+    p_names = ", ".join(q(f.column) for f in _PRACTICE_FIELDS)
     p_list = ", ".join(f"p.{q(f.column)}" for f in _PRACTICE_FIELDS)
     return f"""
         WITH p_new AS (
             INSERT INTO {p_table} ({p_cols}) VALUES ({p_vals})
-            ON CONFLICT (hint_id) DO NOTHING RETURNING *
+            ON CONFLICT (hint_id) DO NOTHING RETURNING {p_names}
         ),
         named AS (
             UPDATE {p_table} SET name = %s, updated_at = %s
             WHERE hint_id = %s AND %s <> '' AND name <> %s RETURNING id
         ),
         p AS (
-            SELECT * FROM p_new
+            SELECT {p_names} FROM p_new
             UNION ALL
-            SELECT * FROM {p_table}
+            SELECT {p_names} FROM {p_table}
             WHERE hint_id = %s AND NOT EXISTS (SELECT 1 FROM p_new)
         ),
         seen AS (
@@ -196,14 +198,8 @@ def session_write_one_statement(
         conn=conn,
     )
     sql = _statement(user is not None)
-    conn.ensure_connection()
     for _attempt in range(2):
-        # A plain psycopg cursor: the 40-odd values travel as parameters (server-side binding)
-        # instead of being quoted into the statement's text in Python, as Django's cursor does.
-        # Django's wrapper around it keeps the query log, execute wrappers and error mapping.
-        with conn._prepare_cursor(psycopg.Cursor(conn.connection)) as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        row = fetch_one(sql, params)  # prepared: parsed and planned once per connection
         if row is not None:
             break
         # The practice was created by a concurrent first handshake after this statement's

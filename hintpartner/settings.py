@@ -270,6 +270,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+# PostgreSQL: the handshake's and the webhook receiver's one statement is prepared once per
+# connection (hintpartner/db.py); the ORM's queries never are. Set false behind a PgBouncer in
+# transaction mode that does not keep prepared statements (before 1.21).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", (2**31 - 1) if DB_PREPARED_STATEMENTS else None
+    )
 # Persistent connections on every engine. On SQLite, closing the last connection checkpoints the
 # WAL file: done per request, that tripled the handshake's latency (bench/handshake.py).
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

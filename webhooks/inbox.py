@@ -4,15 +4,17 @@ The hot path of the webhook route (`webhooks.receiver`); nothing is queued here:
 dispatcher (`webhooks.services.events_dispatch`) queues what waits.
 """
 
+import functools
 import hashlib
 import logging
 import re
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
 from handshake.models import CONNECTED, Practice
+from hintpartner.db import fetch_one
 from hintpartner.hint import decode
 from webhooks.handlers import HANDLERS, INSTALLATION_TYPES
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
@@ -85,24 +87,22 @@ def _outcomes(event_type: str) -> tuple[Outcome, Outcome]:
     return _PENDING, (WebhookEvent.Status.IGNORED, NOT_CONNECTED)
 
 
-_connected_sql: dict[str, tuple[str, list[Any]]] = {}
+def _connected_condition(conn: Any) -> tuple[str, list[Any]]:
+    """`handshake.models.CONNECTED` as SQL on the practice table."""
+    query = Practice.objects.filter(CONNECTED).query
+    sql, params = query.where.as_sql(query.get_compiler(connection=conn), conn)
+    return sql, list(params)
 
 
-def _connected_condition() -> tuple[str, list[Any]]:
-    """`handshake.models.CONNECTED` as SQL on the practice table, compiled once per database."""
-    if connection.alias not in _connected_sql:
-        query = Practice.objects.filter(CONNECTED).query
-        sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
-        _connected_sql[connection.alias] = sql, list(params)
-    return _connected_sql[connection.alias]
+# In a CASE's parameters: the event's own arrival time (an ignored event is done on arrival).
+_RECEIVED_AT = object()
 
 
-def _case_connected(when: Any, otherwise: Any) -> tuple[str, list[Any]]:
+def _case_connected(conn: Any, when: Any, otherwise: Any) -> tuple[str, list[Any]]:
     """CASE WHEN <the practice is connected> THEN `when` ELSE `otherwise` END (None: NULL)."""
     if when == otherwise:  # also keeps PostgreSQL from typing a CASE of two NULLs as text
         return ("NULL", []) if when is None else ("%s", [when])
-    condition, params = _connected_condition()
-    params = list(params)
+    condition, params = _connected_condition(conn)
     branches = []
     for value in (when, otherwise):
         branches.append("NULL" if value is None else "%s")
@@ -110,20 +110,56 @@ def _case_connected(when: Any, otherwise: Any) -> tuple[str, list[Any]]:
     return f"CASE WHEN {condition} THEN {branches[0]} ELSE {branches[1]} END", params
 
 
-def _prepared(model: type[models.Model], values: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """The quoted columns of `values`, and their values as the database takes them.
+def _columns(conn: Any, model: type[models.Model], names: tuple[str, ...]) -> list[str]:
+    return [conn.ops.quote_name(model._meta.get_field(name).column) for name in names]
 
-    A `RawJson` payload is sent as the text Hint signed rather than encoded again."""
-    fields = [model._meta.get_field(name) for name in values]
-    columns = [connection.ops.quote_name(f.column) for f in fields]
+
+@functools.cache
+def _routed_statement(
+    alias: str, names: tuple[str, ...], when: Outcome, otherwise: Outcome
+) -> tuple[str, tuple[Any, ...]]:
+    """The routed INSERT for events with these value names and outcomes, and the parameters
+    of its CASEs (`_RECEIVED_AT` where the event's arrival time goes): built once per shape, so
+    a delivery only prepares its values (and PostgreSQL reuses the prepared statement)."""
+    conn = connections[alias]
+    qn = conn.ops.quote_name
+    columns = _columns(conn, WebhookEvent, names)
+    select = ["%s"] * len(names)
+    case_params: list[Any] = []
+
+    def done_at(outcome: Outcome) -> Any:
+        return _RECEIVED_AT if outcome[0] == WebhookEvent.Status.IGNORED else None
+
+    for column, branches in (
+        ("status", (when[0], otherwise[0])),
+        ("note", (when[1], otherwise[1])),
+        ("processed_at", (done_at(when), done_at(otherwise))),
+    ):
+        case_sql, params = _case_connected(conn, *branches)
+        columns.append(qn(column))
+        select.append(case_sql)
+        case_params += params
+    practices = qn(Practice._meta.db_table)
+    columns.append(qn(WebhookEvent._meta.get_field("practice").column))
+    select.append(f"{practices}.{qn(Practice._meta.pk.column)}")
+    # Identifiers come from the models' metadata; every value is a parameter.
+    sql = f"INSERT INTO {qn(WebhookEvent._meta.db_table)} ({', '.join(columns)}) "
+    sql += f"SELECT {', '.join(select)} FROM {practices} "  # noqa: S608
+    sql += f"WHERE {practices}.{qn(Practice._meta.get_field('hint_id').column)} = %s "
+    sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING RETURNING {qn(WebhookEvent._meta.pk.column)}"
+    return sql, tuple(case_params)
+
+
+def _prepared(conn: Any, model: type[models.Model], values: dict[str, Any]) -> list[Any]:
+    """`values` as the database takes them. A `RawJson` payload is sent as the text Hint signed
+    rather than encoded again."""
     params = []
-    for field in fields:
-        value = values[field.name]
+    for name, value in values.items():
         if isinstance(value, RawJson):
             params.append(value.param())
         else:
-            params.append(field.get_db_prep_save(value, connection))
-    return columns, params
+            params.append(model._meta.get_field(name).get_db_prep_save(value, conn))
+    return params
 
 
 _ESCAPES_CLEANED = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -138,11 +174,11 @@ class RawJson:
         self.value, self.text = value, text
 
     @staticmethod
-    def as_stored(value: Any, body: bytes | None) -> Any:
+    def as_stored(value: Any, body: bytes | None, vendor: str) -> Any:
         """`value` itself, or a RawJson of `body`: only on PostgreSQL, and only for a body with
         no `\\u0000` or surrogate escape (what the decoder cleans, `decode.json_body`, and what
         jsonb refuses): without one, the text and the value are the same JSON."""
-        if body is None or connection.vendor != "postgresql" or _ESCAPES_CLEANED.search(body):
+        if body is None or vendor != "postgresql" or _ESCAPES_CLEANED.search(body):
             return value
         return RawJson(value, body.decode())
 
@@ -153,14 +189,13 @@ class RawJson:
         return Jsonb(self.value, dumps=lambda _value: text)
 
 
-def _insert(sql: str, params: list[Any]) -> bool:
-    """Run an INSERT … ON CONFLICT DO NOTHING RETURNING; whether it stored a row."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+def _insert(conn: Any, sql: str, params: list[Any]) -> bool:
+    """Run an INSERT … ON CONFLICT DO NOTHING RETURNING, prepared on PostgreSQL (one text per
+    event type's outcomes, so a handful per connection); whether it stored a row."""
+    return fetch_one(sql, params, conn.alias) is not None
 
 
-def _insert_routed(hint_practice_id: str, values: dict[str, Any]) -> bool:
+def _insert_routed(conn: Any, hint_practice_id: str, values: dict[str, Any]) -> bool:
     """Store the event for the practice Hint names, in one statement: INSERT … SELECT FROM
     practice … ON CONFLICT DO NOTHING, whose CASEs set the status by whether the practice is
     connected. False when the practice is unknown or the event is a repeat (both rare).
@@ -168,43 +203,22 @@ def _insert_routed(hint_practice_id: str, values: dict[str, Any]) -> bool:
     Plain SQL on the hot path: the ORM's query building cost more CPU than the query, and
     reading the token through the model would decrypt it just to see that it is not empty.
     """
-    qn = connection.ops.quote_name
-    columns, params = _prepared(WebhookEvent, values)
-    select = ["%s"] * len(params)
-    when, otherwise = _outcomes(values["type"])
-    received_at = _prepared(WebhookEvent, {"processed_at": values["received_at"]})[1][0]
-
-    def done_at(outcome: Outcome) -> Any:  # an ignored event is done on arrival
-        return received_at if outcome[0] == WebhookEvent.Status.IGNORED else None
-
-    for column, branches in (
-        ("status", (when[0], otherwise[0])),
-        ("note", (when[1], otherwise[1])),
-        ("processed_at", (done_at(when), done_at(otherwise))),
-    ):
-        case_sql, case_params = _case_connected(*branches)
-        columns.append(qn(column))
-        select.append(case_sql)
-        params += case_params
-    practices = qn(Practice._meta.db_table)
-    columns.append(qn(WebhookEvent._meta.get_field("practice").column))
-    select.append(f"{practices}.{qn(Practice._meta.pk.column)}")
-    # Identifiers come from the models' metadata; every value is a parameter.
-    sql = f"INSERT INTO {qn(WebhookEvent._meta.db_table)} ({', '.join(columns)}) "
-    sql += f"SELECT {', '.join(select)} FROM {practices} "  # noqa: S608
-    sql += f"WHERE {practices}.{qn(Practice._meta.get_field('hint_id').column)} = %s "
-    sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING RETURNING {qn(WebhookEvent._meta.pk.column)}"
-    return _insert(sql, [*params, hint_practice_id])
+    sql, case_params = _routed_statement(conn.alias, tuple(values), *_outcomes(values["type"]))
+    params = _prepared(conn, WebhookEvent, values)
+    if _RECEIVED_AT in case_params:
+        received_at = params[list(values).index("received_at")]
+        case_params = tuple(received_at if p is _RECEIVED_AT else p for p in case_params)
+    return _insert(conn, sql, [*params, *case_params, hint_practice_id])
 
 
-def _insert_unrouted(hint_practice_id: str, values: dict[str, Any]) -> bool:
+def _insert_unrouted(conn: Any, hint_practice_id: str, values: dict[str, Any]) -> bool:
     """Keep an event naming a practice we do not know (INSERT … WHERE NOT EXISTS practice), or
     naming none (""); False when the practice exists after all or the event is a repeat."""
-    qn = connection.ops.quote_name
+    qn = conn.ops.quote_name
     unrouted = {name: values[name] for name in ("event_id", "type", "payload", "received_at")}
-    columns, params = _prepared(
-        UnroutedWebhookEvent, {**unrouted, "hint_practice_id": hint_practice_id}
-    )
+    unrouted["hint_practice_id"] = hint_practice_id
+    columns = _columns(conn, UnroutedWebhookEvent, tuple(unrouted))
+    params = _prepared(conn, UnroutedWebhookEvent, unrouted)
     practices = qn(Practice._meta.db_table)
     hint_id = qn(Practice._meta.get_field("hint_id").column)
     # Identifiers come from the models' metadata; every value is a parameter.
@@ -215,7 +229,7 @@ def _insert_unrouted(hint_practice_id: str, values: dict[str, Any]) -> bool:
         params.append(hint_practice_id)
     sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING "
     sql += f"RETURNING {qn(UnroutedWebhookEvent._meta.pk.column)}"
-    return _insert(sql, params)
+    return _insert(conn, sql, params)
 
 
 def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
@@ -230,6 +244,7 @@ def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
     event_type = _text(payload.get("type"), "type", None)[:100]
     if not event_type:
         raise EventInvalid("The event has no type.")
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: one lookup, not one per use
     event_id = _event_id(payload, body)
     hint_practice_id = _practice_ref(payload)
     created_at = decode.parse_time(payload.get("created_at"))
@@ -238,7 +253,7 @@ def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
     values = {
         "event_id": event_id,
         "type": event_type,
-        "payload": RawJson.as_stored(payload, body),
+        "payload": RawJson.as_stored(payload, body, conn.vendor),
         "hint_created_at": created_at,
         "attempts": 0,
         "error": "",
@@ -246,7 +261,7 @@ def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
         "next_attempt_at": None,
     }
     if not hint_practice_id:
-        stored = _insert_unrouted("", values)
+        stored = _insert_unrouted(conn, "", values)
         if stored:
             logger.warning(
                 "webhook %s names no practice (practice_id, object.practice_id or "
@@ -254,9 +269,9 @@ def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
                 event_type,
             )
         return stored
-    if _insert_routed(hint_practice_id, values):
+    if _insert_routed(conn, hint_practice_id, values):
         return True
-    if _insert_unrouted(hint_practice_id, values):
+    if _insert_unrouted(conn, hint_practice_id, values):
         logger.info(
             "webhook %s for practice %s, which is not installed here: stored apart and ignored",
             event_type,

@@ -222,17 +222,13 @@ def test_storing_a_seed_shaped_event_for_a_known_practice_is_also_one_statement(
     ],
 )
 def test_the_signed_text_is_stored_as_is_only_when_the_decoder_changed_nothing(
-    body: bytes, as_text: bool, monkeypatch: pytest.MonkeyPatch
+    body: bytes, as_text: bool
 ) -> None:
-    from types import SimpleNamespace
-
     from hintpartner.hint import decode
     from webhooks.inbox import RawJson
 
     value = decode.json_body(body)
-    monkeypatch.setattr(inbox, "connection", SimpleNamespace(vendor="postgresql"))
-    stored = RawJson.as_stored(value, body)
+    stored = RawJson.as_stored(value, body, "postgresql")
     assert isinstance(stored, RawJson) is as_text
     assert not as_text or json.loads(stored.text) == value
-    monkeypatch.setattr(inbox, "connection", SimpleNamespace(vendor="sqlite"))
-    assert RawJson.as_stored(value, body) is value
+    assert RawJson.as_stored(value, body, "sqlite") is value
