@@ -1,6 +1,7 @@
 """Practices, their users, embedded sessions, the handshake replay store and the audit trail."""
 
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 
@@ -81,8 +82,13 @@ class PracticeUser(PracticeOwned):
 
     @property
     def display_name(self) -> str:
-        full = f"{self.first_name} {self.last_name}".strip()
-        return self.name or full or self.email or "A practice user"
+        return self.display_name_of(vars(self))
+
+    @staticmethod
+    def display_name_of(fields: dict[str, Any]) -> str:
+        """The display name of a user with these field values (name, first and last, email)."""
+        full = f"{fields['first_name']} {fields['last_name']}".strip()
+        return fields["name"] or full or fields["email"] or "A practice user"
 
 
 class HintSession(PracticeOwned):

@@ -8,7 +8,6 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -51,13 +50,24 @@ class NotInstalled(Exception):
     """The practice has no active installation: no practice token for background work."""
 
 
-@dataclass(frozen=True)
 class OpenedSession:
-    key: str
-    session: HintSession
+    """A session just opened: its key (shown once), and its row, read when first asked for (the
+    handshake's answer needs only the key)."""
+
+    def __init__(self, key: str, session: HintSession | None = None) -> None:
+        self.key = key
+        self._session = session
+
+    @property
+    def session(self) -> HintSession:
+        if self._session is None:
+            self._session = HintSession.objects.select_related("practice", "user").get(
+                key_hash=key_hash(self.key)
+            )
+        return self._session
 
     def __repr__(self) -> str:  # never show the key
-        return f"<OpenedSession {self.session.pk}>"
+        return "<OpenedSession>"
 
 
 def key_hash(key: str) -> str:
@@ -168,42 +178,54 @@ def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedS
     patient = _object(payload.get("patient"))
     now = timezone.now()
     key = secrets.token_urlsafe(32)  # 256 bits
-    name = _text(practice_data.get("name"), 300)
     user = None
     if access_context == STANDARD:
-        user = PracticeUser(hint_id=user_id, last_visit_at=now, **_user_fields(user_data))
-    session = HintSession(
-        key_hash=key_hash(key),
-        access_context=access_context,
-        support_label="" if user else _support_label(user_data),
-        access_token=_text(payload.get("access_token"), 4000),
-        patient_id=_text(patient.get("id"), 100),
-        patient_name=_patient_name(patient),
-        interaction_id=_text(_object(payload.get("interaction")).get("id"), 100),
-        last_seen_at=now,
-        expires_at=now + timedelta(seconds=settings.HINT_SESSION_MAX_SECONDS),
-    )
-    audit = AuditEntry(
-        actor_label=(user.display_name if user else session.support_label)[:300],
-        is_support=user is None,
-        action="session.opened",
-        detail=access_context,
-    )
-    seen_until = now + timedelta(seconds=2 * settings.HINT_HANDSHAKE_MAX_AGE_SECONDS)
-    opener = session_write_one_statement if connection.vendor == "postgresql" else session_write
-    opened = opener(
-        practice=Practice(hint_id=practice_id, name=name),
-        user=user,
-        session=session,
-        audit=audit,
-        digest=replay_digest,
-        seen_until=seen_until,
-    )
-    if not opened:
+        user = {"hint_id": user_id, "last_visit_at": now, **_user_fields(user_data)}
+    support_label = "" if user else _support_label(user_data)
+    session = {
+        "key_hash": key_hash(key),
+        "access_context": access_context,
+        "support_label": support_label,
+        "access_token": _text(payload.get("access_token"), 4000),
+        "patient_id": _text(patient.get("id"), 100),
+        "patient_name": _patient_name(patient),
+        "interaction_id": _text(_object(payload.get("interaction")).get("id"), 100),
+        "last_seen_at": now,
+        "expires_at": now + timedelta(seconds=settings.HINT_SESSION_MAX_SECONDS),
+    }
+    audit = {
+        "actor_label": (PracticeUser.display_name_of(user) if user else support_label)[:300],
+        "is_support": user is None,
+        "action": "session.opened",
+        "detail": access_context,
+    }
+    rows = {
+        "practice": {"hint_id": practice_id, "name": _text(practice_data.get("name"), 300)},
+        "user": user,
+        "session": session,
+        "audit": audit,
+        "digest": replay_digest,
+        "seen_until": now + timedelta(seconds=2 * settings.HINT_HANDSHAKE_MAX_AGE_SECONDS),
+    }
+    opened = OpenedSession(key)
+    if connection.vendor == "postgresql":
+        written = session_write_one_statement(**rows, now=now)
+    else:
+        opened._session = HintSession(**session)
+        written = session_write(
+            **rows
+            | {
+                "practice": Practice(**rows["practice"]),
+                "user": PracticeUser(**user) if user else None,
+                "session": opened._session,
+                "audit": AuditEntry(**audit),
+            }
+        )
+    if not written:
         raise HandshakeRejected(
             "This handshake was already used; open the app again from Hint.", status=401
         )
-    return OpenedSession(key=key, session=session)
+    return opened
 
 
 def _user_fields(data: dict[str, Any]) -> dict[str, Any]:

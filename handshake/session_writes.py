@@ -12,7 +12,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 
 from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, PracticeUser
-from hintpartner.db import fetch_one
+from hintpartner.db import db_value, fetch_one
 
 # Refreshed from every handshake (with `last_visit_at`).
 USER_FIELDS = ("email", "first_name", "last_name", "name", "roles")
@@ -70,12 +70,29 @@ def _shape(model: type[models.Model], fk: tuple[tuple[str, str], ...]) -> tuple[
     return ", ".join(names), ", ".join(select), fields
 
 
-def _params(obj: models.Model, fields: list, conn: Any) -> list[Any]:
-    """`obj`'s values for `fields`, prepared as the ORM would (auto_now_add, encryption, JSON)."""
-    return [field.get_db_prep_save(field.pre_save(obj, True), conn) for field in fields]
+def _row_params(
+    model: type[models.Model],
+    fk: tuple[tuple[str, str], ...],
+    given: dict[str, Any],
+    now: datetime,
+    conn: Any,
+) -> list[Any]:
+    """The parameters of one row of `model` in the statement, prepared as the ORM would save
+    them (encryption, JSON): `given` by field name; `now` for an auto_now(_add) field; else the
+    field's default. No model instance is built: that cost more than the rest of the request's
+    Python (bench/handshake.py)."""
+    params = []
+    for field in _shape(model, fk)[2]:
+        if field.name in given:
+            value = given[field.name]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        else:
+            value = field.get_default()
+        params.append(db_value(field, value, conn))
+    return params
 
 
-_PRACTICE_FIELDS = [f for f in Practice._meta.concrete_fields]
 _SESSION_FK = (("practice_id", "go.id"), ("user_id", "(SELECT id FROM u)"))
 _SUPPORT_FK = (("practice_id", "go.id"), ("user_id", "NULL"))
 _USER_FK = (("practice_id", "go.id"),)
@@ -83,8 +100,8 @@ _USER_FK = (("practice_id", "go.id"),)
 
 @functools.cache
 def _statement(with_user: bool) -> str:
-    """The handshake's one statement (see `session_write_one_statement`); built once per shape.
-    Names come from the models only; every value is a parameter, in the order of `_params_of`."""
+    """The handshake's one statement (see `session_write_one_statement`, which sends its values
+    in order); built once per shape. Names come from the models; every value is a parameter."""
     q = connection.ops.quote_name
     fk = _SESSION_FK if with_user else _SUPPORT_FK
     p_cols, p_vals, _ = _shape(Practice, ())
@@ -97,25 +114,22 @@ def _statement(with_user: bool) -> str:
         user_sql = (
             f"u AS (INSERT INTO {q(PracticeUser._meta.db_table)} ({u_cols}) "  # noqa: S608
             f"SELECT {u_vals} FROM go ON CONFLICT (practice_id, hint_id) DO UPDATE "
-            f"SET {refreshed} RETURNING id, created_at),"
+            f"SET {refreshed} RETURNING id),"
         )
     p_table = q(Practice._meta.db_table)
-    # Named, not `*`: a prepared statement's result must keep its shape if a column is added.
-    p_names = ", ".join(q(f.column) for f in _PRACTICE_FIELDS)
-    p_list = ", ".join(f"p.{q(f.column)}" for f in _PRACTICE_FIELDS)
     return f"""
         WITH p_new AS (
             INSERT INTO {p_table} ({p_cols}) VALUES ({p_vals})
-            ON CONFLICT (hint_id) DO NOTHING RETURNING {p_names}
+            ON CONFLICT (hint_id) DO NOTHING RETURNING id
         ),
         named AS (
             UPDATE {p_table} SET name = %s, updated_at = %s
             WHERE hint_id = %s AND %s <> '' AND name <> %s RETURNING id
         ),
         p AS (
-            SELECT {p_names} FROM p_new
+            SELECT id FROM p_new
             UNION ALL
-            SELECT {p_names} FROM {p_table}
+            SELECT id FROM {p_table}
             WHERE hint_id = %s AND NOT EXISTS (SELECT 1 FROM p_new)
         ),
         seen AS (
@@ -127,56 +141,28 @@ def _statement(with_user: bool) -> str:
         {user_sql}
         s AS (
             INSERT INTO {q(HintSession._meta.db_table)} ({s_cols})
-            SELECT {s_vals} FROM go RETURNING id, created_at
+            SELECT {s_vals} FROM go RETURNING id
         ),
         a AS (
             INSERT INTO {q(AuditEntry._meta.db_table)} ({a_cols})
             SELECT {a_vals} FROM go RETURNING id
         )
-        SELECT (SELECT id FROM s), (SELECT created_at FROM s),
-               {"(SELECT id FROM u), (SELECT created_at FROM u)" if with_user else "NULL, NULL"},
-               {p_list}
-        FROM p
+        SELECT (SELECT id FROM s) FROM p
     """  # noqa: S608
-
-
-def _params_of(
-    *,
-    practice: Practice,
-    user: PracticeUser | None,
-    session: HintSession,
-    audit: AuditEntry,
-    digest: str,
-    seen_until: datetime,
-    conn: Any,
-) -> list[Any]:
-    """The statement's values, in the order its text names them."""
-    now = session.last_seen_at
-    name, hint_id = practice.name, practice.hint_id
-    params = [
-        *_params(practice, _shape(Practice, ())[2], conn),
-        *(name, now, hint_id, name, name),
-        hint_id,
-    ]
-    params += [digest, seen_until, digest, digest]
-    if user is not None:
-        params += _params(user, _shape(PracticeUser, _USER_FK)[2], conn)
-    fk = _SESSION_FK if user is not None else _SUPPORT_FK
-    params += _params(session, _shape(HintSession, fk)[2], conn)
-    params += _params(audit, _shape(AuditEntry, fk)[2], conn)
-    return params
 
 
 def session_write_one_statement(
     *,
-    practice: Practice,
-    user: PracticeUser | None,
-    session: HintSession,
-    audit: AuditEntry,
+    practice: dict[str, Any],
+    user: dict[str, Any] | None,
+    session: dict[str, Any],
+    audit: dict[str, Any],
     digest: str,
     seen_until: datetime,
+    now: datetime,
 ) -> bool:
-    """PostgreSQL: every write of the handshake in one autocommitted statement (one round trip).
+    """PostgreSQL: every write of the handshake in one autocommitted statement (one round trip),
+    from the rows' values by field name (`practice` needs `hint_id` and `name`).
 
     - `p`: the practice, inserted if new (`DO NOTHING`: a known practice is not locked), else
       read; `named` renames it only when the handshake carries another name;
@@ -185,18 +171,22 @@ def session_write_one_statement(
     - `u`: the user upserted (`ON CONFLICT … DO UPDATE`: roles and names refresh; measured
       cheaper, also at c=8, than reading a known user and updating only what changed);
     - `s`, `a`: the session (token encrypted by the field) and its audit entry.
+
+    False for a replay (nothing written).
     """
     conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: no thread-local lookup per field
-    practice.created_at = practice.updated_at = session.last_seen_at
-    params = _params_of(
-        practice=practice,
-        user=user,
-        session=session,
-        audit=audit,
-        digest=digest,
-        seen_until=seen_until,
-        conn=conn,
-    )
+    name, hint_id = practice["name"], practice["hint_id"]
+    params = [
+        *_row_params(Practice, (), practice, now, conn),
+        *(name, now, hint_id, name, name),
+        hint_id,
+        *(digest, seen_until, digest, digest),
+    ]
+    fk = _SESSION_FK if user is not None else _SUPPORT_FK
+    if user is not None:
+        params += _row_params(PracticeUser, _USER_FK, user, now, conn)
+    params += _row_params(HintSession, fk, session, now, conn)
+    params += _row_params(AuditEntry, fk, audit, now, conn)
     sql = _statement(user is not None)
     for _attempt in range(2):
         row = fetch_one(sql, params)  # prepared: parsed and planned once per connection
@@ -206,23 +196,7 @@ def session_write_one_statement(
         # snapshot was taken: nothing was written; the second try reads it.
     else:
         raise RuntimeError("the practice of a handshake could not be read")
-    session_pk, session_created, user_pk, user_created, *p_row = row
-    if session_pk is None:
-        return False  # the digest was there already: a replay; nothing was written
-    values = [
-        f.from_db_value(v, None, conn) if hasattr(f, "from_db_value") else v
-        for f, v in zip(_PRACTICE_FIELDS, p_row, strict=True)
-    ]
-    stored = Practice.from_db(conn.alias, [f.attname for f in _PRACTICE_FIELDS], values)
-    if practice.name:
-        stored.name = practice.name
-    if user is not None:
-        user.pk, user.created_at, user.practice = user_pk, user_created, stored
-        user._state.adding, user._state.db = False, conn.alias
-    session.pk, session.created_at = session_pk, session_created
-    session.practice, session.user = stored, user
-    session._state.adding, session._state.db = False, conn.alias
-    return True
+    return row[0] is not None  # no session row: the digest was there already, a replay
 
 
 def _practice_upsert(*, hint_id: str, name: str) -> Practice:

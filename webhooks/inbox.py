@@ -14,7 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
 from handshake.models import CONNECTED, Practice
-from hintpartner.db import fetch_one
+from hintpartner.db import db_value, fetch_one
 from hintpartner.hint import decode
 from webhooks.handlers import HANDLERS, INSTALLATION_TYPES
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
@@ -158,7 +158,7 @@ def _prepared(conn: Any, model: type[models.Model], values: dict[str, Any]) -> l
         if isinstance(value, RawJson):
             params.append(value.param())
         else:
-            params.append(model._meta.get_field(name).get_db_prep_save(value, conn))
+            params.append(db_value(model._meta.get_field(name), value, conn))
     return params
 
 
