@@ -119,7 +119,7 @@ def main() -> None:
             gunicorn(env, args.workers, args.threads) as (port, app_pid),
             gunicorn(benv, args.workers, args.threads, "bench.bound:application") as (bport, bpid),
         ):
-            cpu_of = hooks_bench.cpu_of
+            meter = hooks_bench.CpuMeter
             path = "/hint/handshake"
             for target in (port, bport):  # warm-up: practices, users, connections
                 hooks_bench.send_events(target, handshakes(200, secret, "warm"), 4, 10, path)
@@ -133,15 +133,16 @@ def main() -> None:
                 for name, target in order if round_ % 2 == 0 else order[::-1]:
                     tag = f"{round_}-{name}"
                     many = handshakes(args.concurrency * 2000, secret, tag + "-c8")
-                    cpu = (cpu_of([server_pid[name]]), cpu_of([postmaster]), time.process_time())
+                    server_cpu, db_cpu = meter([server_pid[name]]), meter([postmaster])
+                    sender_cpu = time.process_time()
                     c8 = hooks_bench.send_events(target, many, args.concurrency, args.seconds, path)
                     done = max(1, sum(c8["statuses"].values()))
                     server_ms, db_ms, sender_ms = (
-                        (after - before) * 1000 / done
-                        for before, after in zip(
-                            cpu,
-                            (cpu_of([server_pid[name]]), cpu_of([postmaster]), time.process_time()),
-                            strict=True,
+                        seconds * 1000 / done
+                        for seconds in (
+                            server_cpu.seconds(),
+                            db_cpu.seconds(),
+                            time.process_time() - sender_cpu,
                         )
                     )
                     one = handshakes(args.count, secret, tag + "-c1")

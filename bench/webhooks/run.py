@@ -141,8 +141,22 @@ def _family(root: int) -> list[int]:
     return pids
 
 
-def cpu_of(roots: list[int]) -> float:
-    return sum(_proc_cpu(pid) for root in roots for pid in _family(root))
+def _cpu_by_pid(roots: list[int]) -> dict[int, float]:
+    return {pid: _proc_cpu(pid) for root in roots for pid in _family(root)}
+
+
+class CpuMeter:
+    """CPU seconds `roots` and their children use from now on. Counted per process: a child
+    that exits meanwhile (PostgreSQL's autovacuum workers) takes its own time away with it, but
+    not the others' (a sum over the family at two moments went negative when one did)."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots = roots
+        self.start = _cpu_by_pid(roots)
+
+    def seconds(self) -> float:
+        now = _cpu_by_pid(self.roots)
+        return sum(max(0.0, cpu - self.start.get(pid, 0.0)) for pid, cpu in now.items())
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -495,7 +509,7 @@ def main() -> None:
                 for name, target, root in order if round_ % 2 == 0 else order[::-1]:
                     events = build_events(args.events, secret)
                     before = WebhookEvent.objects.count() if name == "app" else 0
-                    cpu_app, cpu_db = cpu_of([root]), cpu_of(roots[1:])
+                    cpu_app, cpu_db = CpuMeter([root]), CpuMeter(roots[1:])
                     cpu_client = time.process_time()
                     hooks = send_events(target, events, args.concurrency, args.seconds)
                     n = max(hooks["acknowledged"], 1)
@@ -503,8 +517,8 @@ def main() -> None:
                         hooks["stored"] = WebhookEvent.objects.count() - before
                         hooks["lost"] = hooks["acknowledged"] - hooks["stored"]
                     hooks["cpu_ms_per_event"] = {
-                        "server": round((cpu_of([root]) - cpu_app) * 1000 / n, 2),
-                        "postgres": round((cpu_of(roots[1:]) - cpu_db) * 1000 / n, 2),
+                        "server": round(cpu_app.seconds() * 1000 / n, 2),
+                        "postgres": round(cpu_db.seconds() * 1000 / n, 2),
                         "load_generator": round((time.process_time() - cpu_client) * 1000 / n, 2),
                     }
                     hooks["load_average"] = os.getloadavg()[0]
@@ -523,11 +537,11 @@ def main() -> None:
                 cursor.execute("ANALYZE sync_patient")
             queries = search_queries(random.Random(7), args.searches)
             time_search(port, key, queries[:30])  # warm-up
-            cpu_app, cpu_db = cpu_of([master]), cpu_of(roots[1:])
+            cpu_app, cpu_db = CpuMeter([master]), CpuMeter(roots[1:])
             search = time_search(port, key, queries)
             search["cpu_ms_per_request"] = {
-                "app": round((cpu_of([master]) - cpu_app) * 1000 / len(queries), 2),
-                "postgres": round((cpu_of(roots[1:]) - cpu_db) * 1000 / len(queries), 2),
+                "app": round(cpu_app.seconds() * 1000 / len(queries), 2),
+                "postgres": round(cpu_db.seconds() * 1000 / len(queries), 2),
             }
             search["load_average"] = os.getloadavg()[0]
             print("search:", json.dumps(search))
