@@ -118,18 +118,22 @@ def gunicorn(env: dict[str, str], workers: int, threads: int, app: str = "hintpa
         proc.wait(timeout=20)
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process (0 if it is gone)."""
+def _proc_cpu(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU seconds of one process (0 if it is gone); with `reaped`, also those of
+    its children that exited and were waited for."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _family(root: int) -> list[int]:
-    """`root` and its direct children."""
-    pids = [root]
+    """`root`'s direct children."""
+    pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -141,22 +145,25 @@ def _family(root: int) -> list[int]:
     return pids
 
 
-def _cpu_by_pid(roots: list[int]) -> dict[int, float]:
-    return {pid: _proc_cpu(pid) for root in roots for pid in _family(root)}
-
-
 class CpuMeter:
-    """CPU seconds `roots` and their children use from now on. Counted per process: a child
-    that exits meanwhile (PostgreSQL's autovacuum workers) takes its own time away with it, but
-    not the others' (a sum over the family at two moments went negative when one did)."""
+    """CPU seconds `roots` (PostgreSQL's postmaster, gunicorn's master) and their children use
+    from now on. A child that exits meanwhile (a backend closed after CONN_MAX_AGE, an
+    autovacuum worker) still counts: its time moves to its parent's reaped-children time, which
+    is read too (a plain sum over the live family went negative when one exited)."""
 
     def __init__(self, roots: list[int]) -> None:
         self.roots = roots
-        self.start = _cpu_by_pid(roots)
+        self.start = self._total()
+
+    def _total(self) -> float:
+        total = 0.0
+        for root in self.roots:
+            total += _proc_cpu(root, reaped=True)
+            total += sum(_proc_cpu(pid) for pid in _family(root))
+        return total
 
     def seconds(self) -> float:
-        now = _cpu_by_pid(self.roots)
-        return sum(max(0.0, cpu - self.start.get(pid, 0.0)) for pid, cpu in now.items())
+        return self._total() - self.start
 
 
 def percentile(values: list[float], pct: int) -> float:
