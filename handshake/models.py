@@ -82,7 +82,8 @@ class PracticeUser(PracticeOwned):
 
     @property
     def display_name(self) -> str:
-        return self.display_name_of(vars(self))
+        names = ("name", "first_name", "last_name", "email")
+        return self.display_name_of({field: getattr(self, field) for field in names})
 
     @staticmethod
     def display_name_of(fields: dict[str, Any]) -> str:

@@ -164,9 +164,9 @@ def answer_headers(origin: str) -> list[tuple[str, str]]:
 def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedSession:
     """Upsert the practice (and, for a standard session, its user) and open a new session.
 
-    On PostgreSQL this is one statement (`_SESSION_OPEN_SQL`): practice, replay digest, user,
-    session and audit rows are written together or not at all. Expired sessions and replay rows
-    are removed by the worker's sweep (`expired_sweep`), not here.
+    On PostgreSQL this is one prepared statement (`session_write_one_statement`): practice,
+    replay digest, user, session and audit rows are written together or not at all. Expired
+    sessions and replay rows are removed by the worker's sweep (`expired_sweep`), not here.
     """
     practice_data = _object(payload.get("practice"))
     user_data = _object(payload.get("user"))
