@@ -78,3 +78,26 @@ def test_a_support_persons_edit_is_recorded_as_support_by_name(
     entry = AuditEntry.objects.get(action="contact.edited")
     assert entry.is_support and entry.user is None
     assert "support" in entry.actor_label.lower()
+
+
+@pytest.mark.parametrize(
+    ("user", "label"),
+    [
+        ({"id": "u-n", "name": "Dr. Ana Reyes", "first_name": "Ana"}, "Dr. Ana Reyes"),
+        ({"id": "u-f", "first_name": "Ana", "last_name": "Reyes"}, "Ana Reyes"),
+        ({"id": "u-e", "email": "ana@example.com"}, "ana@example.com"),
+        ({"id": "u-0"}, "A practice user"),
+    ],
+)
+def test_a_session_opened_is_recorded_under_the_users_display_name(
+    practice_a: Practice, user: dict, label: str
+) -> None:
+    from handshake.models import PracticeUser
+    from handshake.services import session_open
+
+    session_open(payload={"user": user, "practice": {"id": practice_a.hint_id}})
+    entry = AuditEntry.objects.for_practice(practice_a).get(action="session.opened")
+    assert entry.actor_label == label
+    # The same name from the stored user, also with its fields loaded on first use.
+    stored = PracticeUser.objects.for_practice(practice_a).only("id").get(hint_id=user["id"])
+    assert stored.display_name == label
