@@ -16,6 +16,7 @@ from sandbox.models import (
     Config,
     Installation,
     Interaction,
+    PartnerApp,
     Patient,
     Practice,
     User,
@@ -440,10 +441,19 @@ def handshake_sign(payload: dict[str, Any]) -> tuple[bytes, str]:
     return body, signing.sign(body, settings.HINT_WEBHOOK_SECRET)
 
 
+def handshake_target(*, app_url: str, browser: bool) -> str:
+    """Where a handshake goes, as Hint decides it: the URL registered for the app
+    (`/api/partner/app`: `localhost_handshake_url` when the browser sends it in localhost mode,
+    else `handshake_url`), or the app's own `/hint/handshake` while none is registered."""
+    app = PartnerApp.get()
+    registered = app.localhost_handshake_url if browser else app.handshake_url
+    return registered or f"{app_url}/hint/handshake"
+
+
 def handshake_send(*, app_url: str, surface: str, payload: dict[str, Any]) -> str:
     """POST the signed handshake; the iframe URL, or SandboxError saying what went wrong."""
     body, signature = handshake_sign(payload)
-    url = f"{app_url}/hint/handshake"
+    url = handshake_target(app_url=app_url, browser=False)
     try:
         response = requests.post(
             url,
@@ -452,7 +462,7 @@ def handshake_send(*, app_url: str, surface: str, payload: dict[str, Any]) -> st
             timeout=15,
         )
     except requests.RequestException as exc:
-        raise SandboxError(502, f"Could not reach the app at {app_url}. Is it running?") from exc
+        raise SandboxError(502, f"Could not reach the app at {url}. Is it running?") from exc
     if response.status_code != 200:
         raise SandboxError(
             502,

@@ -20,6 +20,7 @@ from sandbox.services import (
     handshake_payload,
     handshake_send,
     handshake_sign,
+    handshake_target,
     installation_activate,
     installation_current,
     installation_deactivate,
@@ -106,7 +107,7 @@ def _surface(
         if config.localhost_mode:
             body, signature = handshake_sign(payload)
             frame["browser"] = {
-                "handshake_url": f"{config.app_url}/hint/handshake",
+                "handshake_url": handshake_target(app_url=config.app_url, browser=True),
                 "surface_url": f"{config.app_url}/hint/{surface}",
                 "body": body.decode(),
                 "signature": signature,

@@ -77,7 +77,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             content_type = "application/json"
             if self.command == "GET" and path.startswith("/hint/") and receiver.sdk_url:
                 payload, content_type = _surface_page(receiver.sdk_url), "text/html"
-            elif path == "/hint/handshake" and status == 200:
+            elif path.endswith("/handshake") and status == 200:
                 payload = json.dumps({"session_key": f"key-{len(receiver.requests)}"}).encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)

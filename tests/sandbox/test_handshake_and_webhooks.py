@@ -44,6 +44,29 @@ def test_a_support_user_opens_with_the_platform_support_context(sandbox, receive
     assert "patient" not in payload
 
 
+def test_a_handshake_goes_to_the_url_registered_for_the_app(sandbox, receiver):
+    def register(url: str) -> None:
+        answer = sandbox.partner().patch(
+            f"{sandbox.sandbox_url}/api/partner/app",
+            json={"app": {"handshake_url": url}},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+
+    register(f"{receiver.url}/registered/handshake")
+    try:
+        before = len(receiver.to("/hint/handshake"))
+        url = sandbox.handshake(PRACTICE_A, "staff", "core_page")
+        sent = receiver.to("/registered/handshake")
+        assert len(sent) == 1 and sent[0].json()["practice"]["id"] == PRACTICE_A
+        assert len(receiver.to("/hint/handshake")) == before  # not the app's default path
+        assert url.startswith(f"{receiver.url}/hint/core_page?session_key=key-")
+    finally:
+        register("")
+    sandbox.handshake(PRACTICE_A, "staff", "core_page")  # none registered: the app's own path
+    assert len(receiver.to("/hint/handshake")) == before + 1
+
+
 def test_a_refused_handshake_is_reported_plainly(sandbox, receiver):
     receiver.statuses["/hint/handshake"].append(401)
     with pytest.raises(AssertionError, match="401"):
