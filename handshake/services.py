@@ -207,20 +207,21 @@ def session_open(*, payload: dict[str, Any], replay_digest: str = "") -> OpenedS
         "digest": replay_digest,
         "seen_until": now + timedelta(seconds=2 * settings.HINT_HANDSHAKE_MAX_AGE_SECONDS),
     }
-    opened = OpenedSession(key)
     if connection.vendor == "postgresql":
         written = session_write_one_statement(**rows, now=now)
+        opened = OpenedSession(key)  # its row is read if asked for
     else:
-        opened._session = HintSession(**session)
+        stored = HintSession(**session)
         written = session_write(
             **rows
             | {
                 "practice": Practice(**rows["practice"]),
                 "user": PracticeUser(**user) if user else None,
-                "session": opened._session,
+                "session": stored,
                 "audit": AuditEntry(**audit),
             }
         )
+        opened = OpenedSession(key, stored)
     if not written:
         raise HandshakeRejected(
             "This handshake was already used; open the app again from Hint.", status=401

@@ -70,10 +70,3 @@ def db_value(field: models.Field, value: Any, conn: Any) -> Any:
         return value
     return field.get_db_prep_save(value, conn)
 
-
-def prepared_names(alias: str = DEFAULT_DB_ALIAS) -> list[str]:
-    """The statements prepared on this connection (PostgreSQL), for tests and `hint_doctor`."""
-    conn = connections[alias]
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        return [row[0] for row in cursor.fetchall()]

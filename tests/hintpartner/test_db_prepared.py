@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from handshake.models import AuditEntry, HintSession, Practice
-from hintpartner.db import fetch_one, prepared_names
+from hintpartner.db import fetch_one
 from tests.conftest import signed
 from tests.webhooks.conftest import patient_event
 from webhooks import inbox
@@ -25,6 +25,13 @@ pytestmark = [
 
 
 STAMP = timezone.now().isoformat()
+
+
+def prepared_names() -> list[str]:
+    """The statements prepared on this connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
 
 
 def handshake(client: Client, nonce: int) -> int:
