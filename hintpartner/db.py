@@ -69,4 +69,3 @@ def db_value(field: models.Field, value: Any, conn: Any) -> Any:
     ):
         return value
     return field.get_db_prep_save(value, conn)
-
