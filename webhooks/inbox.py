@@ -1,7 +1,9 @@
-"""Receiving: store each verified delivery once, in one statement, as waiting or ignored.
+"""Receiving: store each verified delivery once, in one statement; then, in the worker, sort it.
 
-The hot path of the webhook route (`webhooks.receiver`); nothing is queued here: the worker's
-dispatcher (`webhooks.services.events_dispatch`) queues what waits.
+The hot path of the webhook route (`webhooks.receiver`) writes one narrow row per delivery
+(`ReceivedWebhookEvent`) and queues nothing. The worker sorts those rows into the practice's
+events, waiting or ignored (`received_sort`), and its dispatcher (`services.events_dispatch`)
+queues what waits.
 """
 
 import functools
@@ -10,14 +12,15 @@ import logging
 import re
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from handshake.models import CONNECTED, Practice
 from hintpartner.db import db_value, fetch_one
 from hintpartner.hint import decode
 from webhooks.handlers import HANDLERS, INSTALLATION_TYPES
-from webhooks.models import UnroutedWebhookEvent, WebhookEvent
+from webhooks.models import ReceivedWebhookEvent, UnroutedWebhookEvent, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -87,79 +90,37 @@ def _outcomes(event_type: str) -> tuple[Outcome, Outcome]:
     return _PENDING, (WebhookEvent.Status.IGNORED, NOT_CONNECTED)
 
 
-def _connected_condition(conn: Any) -> tuple[str, list[Any]]:
-    """`handshake.models.CONNECTED` as SQL on the practice table."""
-    query = Practice.objects.filter(CONNECTED).query
-    sql, params = query.where.as_sql(query.get_compiler(connection=conn), conn)
-    return sql, list(params)
-
-
-# In a CASE's parameters: the event's own arrival time (an ignored event is done on arrival).
-_RECEIVED_AT = object()
-
-
-def _case_connected(conn: Any, when: Any, otherwise: Any) -> tuple[str, list[Any]]:
-    """CASE WHEN <the practice is connected> THEN `when` ELSE `otherwise` END (None: NULL)."""
-    if when == otherwise:  # also keeps PostgreSQL from typing a CASE of two NULLs as text
-        return ("NULL", []) if when is None else ("%s", [when])
-    condition, params = _connected_condition(conn)
-    branches = []
-    for value in (when, otherwise):
-        branches.append("NULL" if value is None else "%s")
-        params += [] if value is None else [value]
-    return f"CASE WHEN {condition} THEN {branches[0]} ELSE {branches[1]} END", params
-
-
 def _columns(conn: Any, model: type[models.Model], names: tuple[str, ...]) -> list[str]:
     return [conn.ops.quote_name(model._meta.get_field(name).column) for name in names]
 
 
 @functools.cache
-def _routed_statement(
-    alias: str, names: tuple[str, ...], when: Outcome, otherwise: Outcome
-) -> tuple[str, tuple[Any, ...]]:
-    """The routed INSERT for events with these value names and outcomes, and the parameters
-    of its CASEs (`_RECEIVED_AT` where the event's arrival time goes): built once per shape, so
-    a delivery only prepares its values (and PostgreSQL reuses the prepared statement)."""
+def _received_statement(alias: str, names: tuple[str, ...]) -> tuple[str, list[models.Field]]:
+    """The receiver's one statement and the fields of `names`, built once: store the delivery
+    unless its id is known (received, sorted into a practice's events, or kept apart as
+    unrouted). Its parameters are the values of `names`, then the event id twice."""
     conn = connections[alias]
     qn = conn.ops.quote_name
-    columns = _columns(conn, WebhookEvent, names)
-    select = ["%s"] * len(names)
-    case_params: list[Any] = []
-
-    def done_at(outcome: Outcome) -> Any:
-        return _RECEIVED_AT if outcome[0] == WebhookEvent.Status.IGNORED else None
-
-    for column, branches in (
-        ("status", (when[0], otherwise[0])),
-        ("note", (when[1], otherwise[1])),
-        ("processed_at", (done_at(when), done_at(otherwise))),
-    ):
-        case_sql, params = _case_connected(conn, *branches)
-        columns.append(qn(column))
-        select.append(case_sql)
-        case_params += params
-    practices = qn(Practice._meta.db_table)
-    columns.append(qn(WebhookEvent._meta.get_field("practice").column))
-    select.append(f"{practices}.{qn(Practice._meta.pk.column)}")
+    event_id = qn("event_id")
     # Identifiers come from the models' metadata; every value is a parameter.
-    sql = f"INSERT INTO {qn(WebhookEvent._meta.db_table)} ({', '.join(columns)}) "
-    sql += f"SELECT {', '.join(select)} FROM {practices} "  # noqa: S608
-    sql += f"WHERE {practices}.{qn(Practice._meta.get_field('hint_id').column)} = %s "
-    sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING RETURNING {qn(WebhookEvent._meta.pk.column)}"
-    return sql, tuple(case_params)
+    known = " AND ".join(
+        f"NOT EXISTS (SELECT 1 FROM {qn(model._meta.db_table)} WHERE {event_id} = %s)"  # noqa: S608
+        for model in (WebhookEvent, UnroutedWebhookEvent)
+    )
+    columns = _columns(conn, ReceivedWebhookEvent, names)
+    sql = f"INSERT INTO {qn(ReceivedWebhookEvent._meta.db_table)} ({', '.join(columns)}) "
+    sql += f"SELECT {', '.join(['%s'] * len(columns))} WHERE {known} "
+    sql += f"ON CONFLICT ({event_id}) DO NOTHING RETURNING {event_id}"
+    return sql, [ReceivedWebhookEvent._meta.get_field(name) for name in names]
 
 
-def _prepared(conn: Any, model: type[models.Model], values: dict[str, Any]) -> list[Any]:
-    """`values` as the database takes them. A `RawJson` payload is sent as the text Hint signed
-    rather than encoded again."""
-    params = []
-    for name, value in values.items():
-        if isinstance(value, RawJson):
-            params.append(value.param())
-        else:
-            params.append(db_value(model._meta.get_field(name), value, conn))
-    return params
+def _prepared(conn: Any, fields: list[models.Field], values: dict[str, Any]) -> list[Any]:
+    """`values` (of `fields`, in order) as the database takes them. A `RawJson` payload is sent
+    as the text Hint signed rather than encoded again."""
+    return [
+        value.param() if isinstance(value, RawJson) else db_value(field, value, conn)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
 
 
 _ESCAPES_CLEANED = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -189,55 +150,13 @@ class RawJson:
         return Jsonb(self.value, dumps=lambda _value: text)
 
 
-def _insert(conn: Any, sql: str, params: list[Any]) -> bool:
-    """Run an INSERT … ON CONFLICT DO NOTHING RETURNING, prepared on PostgreSQL (one text per
-    event type's outcomes, so a handful per connection); whether it stored a row."""
-    return fetch_one(sql, params, conn.alias) is not None
-
-
-def _insert_routed(conn: Any, hint_practice_id: str, values: dict[str, Any]) -> bool:
-    """Store the event for the practice Hint names, in one statement: INSERT … SELECT FROM
-    practice … ON CONFLICT DO NOTHING, whose CASEs set the status by whether the practice is
-    connected. False when the practice is unknown or the event is a repeat (both rare).
-
-    Plain SQL on the hot path: the ORM's query building cost more CPU than the query, and
-    reading the token through the model would decrypt it just to see that it is not empty.
-    """
-    sql, case_params = _routed_statement(conn.alias, tuple(values), *_outcomes(values["type"]))
-    params = _prepared(conn, WebhookEvent, values)
-    if _RECEIVED_AT in case_params:
-        received_at = params[list(values).index("received_at")]
-        case_params = tuple(received_at if p is _RECEIVED_AT else p for p in case_params)
-    return _insert(conn, sql, [*params, *case_params, hint_practice_id])
-
-
-def _insert_unrouted(conn: Any, hint_practice_id: str, values: dict[str, Any]) -> bool:
-    """Keep an event naming a practice we do not know (INSERT … WHERE NOT EXISTS practice), or
-    naming none (""); False when the practice exists after all or the event is a repeat."""
-    qn = conn.ops.quote_name
-    unrouted = {name: values[name] for name in ("event_id", "type", "payload", "received_at")}
-    unrouted["hint_practice_id"] = hint_practice_id
-    columns = _columns(conn, UnroutedWebhookEvent, tuple(unrouted))
-    params = _prepared(conn, UnroutedWebhookEvent, unrouted)
-    practices = qn(Practice._meta.db_table)
-    hint_id = qn(Practice._meta.get_field("hint_id").column)
-    # Identifiers come from the models' metadata; every value is a parameter.
-    sql = f"INSERT INTO {qn(UnroutedWebhookEvent._meta.db_table)} ({', '.join(columns)}) "
-    sql += f"SELECT {', '.join(['%s'] * len(params))} "
-    if hint_practice_id:  # "" names no practice: there is none to look for
-        sql += f"WHERE NOT EXISTS (SELECT 1 FROM {practices} WHERE {hint_id} = %s) "  # noqa: S608
-        params.append(hint_practice_id)
-    sql += f"ON CONFLICT ({qn('event_id')}) DO NOTHING "
-    sql += f"RETURNING {qn(UnroutedWebhookEvent._meta.pk.column)}"
-    return _insert(conn, sql, params)
-
-
 def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
     """Store a verified delivery once per Hint event id; True when stored now, False for a repeat.
 
-    `body` is the signed bytes, the id of an event without one (see `_event_id`). Queues nothing:
-    the worker's dispatcher (`events_dispatch`) queues pending events in batches, so the
-    acknowledgement costs one statement in the common case.
+    `body` is the signed bytes, the id of an event without one (see `_event_id`). One statement
+    into the received table, which the worker sorts (`received_sort`) and whose events its
+    dispatcher then queues (`services.events_dispatch`): the acknowledgement waits for nothing
+    else.
     """
     if not isinstance(payload, dict):
         raise EventInvalid("The event is not a JSON object.")
@@ -246,36 +165,117 @@ def event_receive(*, payload: Any, body: bytes | None = None) -> bool:
         raise EventInvalid("The event has no type.")
     conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: one lookup, not one per use
     event_id = _event_id(payload, body)
-    hint_practice_id = _practice_ref(payload)
-    created_at = decode.parse_time(payload.get("created_at"))
-    if created_at is None and payload.get("created_at") is None:
-        created_at = decode.parse_time(payload.get("timestamp"))
     values = {
         "event_id": event_id,
         "type": event_type,
+        "hint_practice_id": _practice_ref(payload),
         "payload": RawJson.as_stored(payload, body, conn.vendor),
-        "hint_created_at": created_at,
-        "attempts": 0,
-        "error": "",
         "received_at": timezone.now(),
-        "next_attempt_at": None,
     }
-    if not hint_practice_id:
-        stored = _insert_unrouted(conn, "", values)
-        if stored:
-            logger.warning(
-                "webhook %s names no practice (practice_id, object.practice_id or "
-                "object.practice.id): stored apart and ignored",
-                event_type,
-            )
-        return stored
-    if _insert_routed(conn, hint_practice_id, values):
-        return True
-    if _insert_unrouted(conn, hint_practice_id, values):
+    sql, fields = _received_statement(conn.alias, tuple(values))
+    params = _prepared(conn, fields, values)
+    return fetch_one(sql, [*params, event_id, event_id], conn.alias) is not None
+
+
+# --- sorting (the worker) ---------------------------------------------------------------------
+
+
+def received_for(*, practice: Practice) -> QuerySet[ReceivedWebhookEvent]:
+    """Deliveries naming `practice` that the worker has not sorted yet."""
+    return ReceivedWebhookEvent.objects.filter(hint_practice_id=practice.hint_id)
+
+
+SORT_BATCH = 500
+
+
+def _created_at(payload: Any) -> Any:
+    """When Hint says the event happened: `created_at`, or `timestamp` in the integration
+    guide's shape; None when neither reads as a time."""
+    if not isinstance(payload, dict):
+        return None
+    created_at = decode.parse_time(payload.get("created_at"))
+    if created_at is None and payload.get("created_at") is None:
+        created_at = decode.parse_time(payload.get("timestamp"))
+    return created_at
+
+
+def _sorted(received: ReceivedWebhookEvent, practice_pk: int, connected: bool) -> WebhookEvent:
+    when, otherwise = _outcomes(received.type)
+    status, note = when if connected else otherwise
+    return WebhookEvent(
+        practice_id=practice_pk,
+        event_id=received.event_id,
+        type=received.type,
+        status=status,
+        note=note,
+        payload=received.payload,
+        hint_created_at=_created_at(received.payload),
+        received_at=received.received_at,
+        # An ignored event is done on arrival.
+        processed_at=received.received_at if status == WebhookEvent.Status.IGNORED else None,
+    )
+
+
+def _unrouted(received: ReceivedWebhookEvent) -> UnroutedWebhookEvent:
+    if received.hint_practice_id:
         logger.info(
             "webhook %s for practice %s, which is not installed here: stored apart and ignored",
-            event_type,
-            hint_practice_id,
+            received.type,
+            received.hint_practice_id,
         )
-        return True
-    return False
+    else:
+        logger.warning(
+            "webhook %s names no practice (practice_id, object.practice_id or "
+            "object.practice.id): stored apart and ignored",
+            received.type,
+        )
+    return UnroutedWebhookEvent(
+        event_id=received.event_id,
+        type=received.type,
+        hint_practice_id=received.hint_practice_id,
+        payload=received.payload,
+        received_at=received.received_at,
+    )
+
+
+def received_sort(*, limit: int = 20_000) -> int:
+    """Sort received deliveries, oldest first, in batches; returns how many.
+
+    Each goes to its practice's events: waiting, or ignored (a type this app does not act on, a
+    patient event while the practice is not connected: judged now, a moment after arrival); or
+    to the unrouted table when it names no practice we know. A repeat of a sorted event is
+    dropped. Moving and deleting happen in one transaction, claimed with SKIP LOCKED, so a
+    crash or a second worker neither loses nor doubles an event. Runs in the worker before the
+    dispatcher (`services.events_dispatch`), every half second.
+    """
+    done = 0
+    while done < limit:
+        # A plain read first: on SQLite a write transaction takes the database's one write lock,
+        # and an idle worker would take it twice a second for nothing.
+        if not ReceivedWebhookEvent.objects.exists():
+            break
+        with transaction.atomic():
+            batch = list(
+                ReceivedWebhookEvent.objects.select_for_update(skip_locked=True).order_by(
+                    "received_at", "event_id"
+                )[:SORT_BATCH]
+            )
+            if not batch:
+                break
+            refs = {received.hint_practice_id for received in batch} - {""}
+            known = Practice.objects.filter(hint_id__in=refs)
+            practices = dict(known.values_list("hint_id", "pk"))
+            connected = set(known.filter(CONNECTED).values_list("hint_id", flat=True))
+            events, unrouted = [], []
+            for received in batch:
+                practice_pk = practices.get(received.hint_practice_id)
+                if practice_pk is None:
+                    unrouted.append(_unrouted(received))
+                else:
+                    ref = received.hint_practice_id
+                    events.append(_sorted(received, practice_pk, ref in connected))
+            WebhookEvent.objects.bulk_create(events, ignore_conflicts=True)
+            UnroutedWebhookEvent.objects.bulk_create(unrouted, ignore_conflicts=True)
+            ReceivedWebhookEvent.objects.filter(pk__in=[r.pk for r in batch]).delete()
+        done += len(batch)
+    return done

@@ -1,6 +1,12 @@
-"""The webhook inbox: every delivery Hint made, stored once per Hint event id."""
+"""The webhook inbox: every delivery Hint made, stored once per Hint event id.
+
+A delivery lands in `ReceivedWebhookEvent` (one narrow row, one index: what the acknowledgement
+pays for); the worker sorts it within a second into `WebhookEvent` (the practice's, with its
+status) or `UnroutedWebhookEvent` (no practice of ours), see `webhooks.inbox`.
+"""
 
 from django.db import models
+from django.utils import timezone
 
 from hintpartner.tenancy import PracticeOwned, PracticeScopedQuerySet
 
@@ -40,7 +46,8 @@ class WebhookEvent(PracticeOwned):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The last handler error (exception class and message; never a stack trace or a token).
     error = models.TextField(blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    # When the receiver stored the delivery (set by it, kept when the worker sorts it here).
+    received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # When a task was queued for the event. The receiver leaves it empty (one row per delivery
@@ -88,7 +95,30 @@ class UnroutedWebhookEvent(models.Model):
     type = models.CharField(max_length=100)
     hint_practice_id = models.CharField(max_length=100)
     payload = models.JSONField(default=dict)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id} for unknown practice {self.hint_practice_id}"
+
+
+class ReceivedWebhookEvent(models.Model):
+    """A delivery stored by the receiver and not yet sorted by the worker (`inbox.received_sort`,
+    every half second): the acknowledgement writes this narrow row with one index, and leaves to
+    the worker what the practice's events table costs to write (its indexes, the practice's
+    status). Sorting moves the row and deletes it here, in one transaction.
+
+    A system table like `UnroutedWebhookEvent`: until sorted, a delivery belongs to no tenant
+    (the practice it names may not exist here); no page reads it, and it holds seconds of work.
+    """
+
+    # Hint's event id. The primary key is the one index (the migration drops the LIKE index
+    # Django adds to a text key on PostgreSQL: no query here uses LIKE).
+    event_id = models.CharField(max_length=200, primary_key=True)
+    type = models.CharField(max_length=100)
+    # The Hint id of the practice the event names ("" for none).
+    hint_practice_id = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id} (received, not sorted yet)"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from handshake.audit import Actor, audit_record
 from hintpartner.hint import policy
 from hintpartner.tasks import enqueue_later, enqueue_on_commit
+from webhooks import inbox
 from webhooks.handlers import HANDLERS
 from webhooks.inbox import NOT_ACTED_ON
 from webhooks.models import WebhookEvent
@@ -62,9 +63,11 @@ REQUEUE_AFTER = EVENT_LEASE
 def events_dispatch(*, limit: int = 5000) -> int:
     """Queue tasks for pending events with no live lease, in batches; returns how many.
 
-    Runs in the worker (`manage.py worker`, every half second). Claims rows with SKIP LOCKED, so
-    any number of workers can run it side by side without queueing an event twice.
+    Runs in the worker (`manage.py worker`, every half second), after sorting what the receiver
+    stored since the last sweep (`inbox.received_sort`). Claims rows with SKIP LOCKED, so any
+    number of workers can run it side by side without queueing an event twice.
     """
+    inbox.received_sort()
     dispatched = 0
     while dispatched < limit:
         now = timezone.now()

@@ -10,7 +10,7 @@ from handshake.audit import Actor
 from handshake.decorators import HintRequest, hint_session
 from handshake.links import redirect_with_session, url_with_session
 from hintpartner.hint import errors, policy
-from webhooks import registration, services
+from webhooks import inbox, registration, services
 from webhooks.models import WebhookEvent, WebhookEventQuerySet
 
 PAGE_SIZE = 25
@@ -23,12 +23,18 @@ def _events(request: HintRequest) -> WebhookEventQuerySet:
 @require_GET
 @hint_session(permission="view_settings")
 def webhooks_panel(request: HintRequest) -> HttpResponse:
-    """Settings panel: how the inbox is doing, in one glance."""
+    """Settings panel: how the inbox is doing, in one glance. What arrived and the worker has
+    not sorted yet counts as waiting too (a stopped worker shows as a growing count)."""
     events = _events(request)
+    received = inbox.received_for(practice=request.hint.practice)
+    arrivals = [
+        rows.order_by("-received_at").values_list("received_at", flat=True).first()
+        for rows in (events, received)
+    ]
     context = {
         "failed": events.failed().count(),
-        "waiting": events.filter(status=WebhookEvent.Status.PENDING).count(),
-        "last": events.order_by("-received_at").only("received_at").first(),
+        "waiting": events.filter(status=WebhookEvent.Status.PENDING).count() + received.count(),
+        "last_received_at": max((at for at in arrivals if at is not None), default=None),
         "by_type": registration.last_events_by_type(practice=request.hint.practice),
     }
     return render(request, "webhooks/_panel.html", context)

@@ -9,10 +9,10 @@ from django.db import connection
 from handshake.models import AuditEntry, HandshakeSeen, HintSession, Practice, PracticeUser
 from hintpartner.crypto import EncryptedTextField, decrypt
 from hintpartner.db import db_value
-from webhooks.models import UnroutedWebhookEvent, WebhookEvent
+from webhooks.models import ReceivedWebhookEvent, UnroutedWebhookEvent, WebhookEvent
 
 MODELS = [Practice, PracticeUser, HintSession, AuditEntry, HandshakeSeen, WebhookEvent]
-MODELS.append(UnroutedWebhookEvent)
+MODELS += [UnroutedWebhookEvent, ReceivedWebhookEvent]
 FIELDS = [
     pytest.param(field, id=f"{model.__name__}.{field.name}")
     for model in MODELS

@@ -10,6 +10,7 @@ SYSTEM_MODELS = {
     "hintpartner.WorkerHeartbeat": "worker liveness, no practice data",
     "hintpartner.HintBudget": "a Hint token's shared rate slot and daily count, keyed by its hash",
     "webhooks.UnroutedWebhookEvent": "events naming a practice we never saw: no tenant owns them",
+    "webhooks.ReceivedWebhookEvent": "deliveries not yet sorted to a practice (or to unrouted)",
 }
 OUR_APPS = {"hintpartner", "handshake", "webhooks", "sync", "interactions"}
 

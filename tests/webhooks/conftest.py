@@ -40,8 +40,18 @@ def patient_event(
     return event
 
 
+def nothing_stored() -> bool:
+    """No delivery kept anywhere: received, sorted into a practice's events, or kept apart."""
+    from webhooks.models import ReceivedWebhookEvent, UnroutedWebhookEvent, WebhookEvent
+
+    return not any(
+        model.objects.exists()
+        for model in (ReceivedWebhookEvent, WebhookEvent, UnroutedWebhookEvent)
+    )
+
+
 def deliver(client: Client, payload: Any, **extra: Any) -> Any:
-    """POST a signed event: the receiver stores it and queues nothing."""
+    """POST a signed event: the receiver stores it (received, not sorted) and queues nothing."""
     body, signature = signed(payload)
     return client.post(
         reverse("webhooks:receive"),
@@ -53,8 +63,9 @@ def deliver(client: Client, payload: Any, **extra: Any) -> Any:
 
 
 def deliver_and_dispatch(client: Client, payload: Any, **extra: Any) -> Any:
-    """`deliver`, then one sweep of the worker's dispatcher. The tasks it queues on commit run
-    (the test's transaction never commits); with the immediate backend they run at once."""
+    """`deliver`, then one sweep of the worker's dispatcher (which sorts first). The tasks it
+    queues on commit run (the test's transaction never commits); with the immediate backend they
+    run at once."""
     response = deliver(client, payload, **extra)
     with TestCase.captureOnCommitCallbacks(execute=True):
         services.events_dispatch()

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from handshake.models import Practice
 from sync.models import Patient
-from tests.webhooks.conftest import deliver_and_dispatch, load_event, patient_event
-from webhooks import handlers
+from tests.webhooks.conftest import deliver, deliver_and_dispatch, load_event, patient_event
+from webhooks import handlers, inbox
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +107,23 @@ def test_the_settings_panel_counts_failed_events(
     page = _get(client, "webhooks:panel", admin_key)
     assert page.status_code == 200
     assert "1 update could not be applied" in page.content.decode()
+
+
+def test_the_panel_counts_what_arrived_before_the_worker_sorts_it_and_only_the_practices(
+    client: Client, admin_key: str, outsider_key: str
+) -> None:
+    page = _get(client, "webhooks:panel", admin_key).content.decode()
+    assert "has not sent any update yet" in page
+    deliver(client, patient_event(practice_id="pra-aaaa"))  # the worker is not running
+    deliver(client, patient_event(practice_id="pra-aaaa"))
+    page = _get(client, "webhooks:panel", admin_key).content.decode()
+    assert "2 waiting to be applied" in page
+    assert "Hint last sent an update" in page
+    other = _get(client, "webhooks:panel", outsider_key).content.decode()
+    assert "waiting to be applied" not in other and "has not sent any update yet" in other
+    inbox.received_sort()  # sorted: still waiting, now as the practice's pending events
+    page = _get(client, "webhooks:panel", admin_key).content.decode()
+    assert "2 waiting to be applied" in page
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""On a real backend the receiver stores one row per delivery; the worker's dispatcher queues
-pending events in batches, once each, and the worker processes them."""
+"""On a real backend the receiver stores one row per delivery; the worker sorts it into the
+practice's events, its dispatcher queues pending events in batches, once each, and the worker
+processes them."""
 
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from hintpartner.management.commands import worker
 from sync.models import Patient
 from tests.webhooks.conftest import deliver, patient_event
 from webhooks import handlers, inbox, services
-from webhooks.models import WebhookEvent
+from webhooks.models import ReceivedWebhookEvent, WebhookEvent
 from webhooks.tasks import webhook_events_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,11 +29,18 @@ def database_backend() -> None:
         yield
 
 
-def test_the_receiver_writes_the_event_and_no_task(client: Client, practice_a: Practice) -> None:
-    assert deliver(client, patient_event()).status_code == 200
+def test_the_receiver_writes_one_received_row_and_no_task(
+    client: Client, practice_a: Practice
+) -> None:
+    assert deliver(client, patient_event(event_id="evt-1")).status_code == 200
+    assert list(ReceivedWebhookEvent.objects.values_list("event_id", flat=True)) == ["evt-1"]
+    assert not WebhookEvent.objects.exists()
+    assert not DBTaskResult.objects.exists()
+    assert inbox.received_sort() == 1  # the worker sorts it: the practice's, waiting, not queued
     event = WebhookEvent.objects.get()
-    assert event.status == WebhookEvent.Status.PENDING
+    assert (event.event_id, event.practice, event.status) == ("evt-1", practice_a, "pending")
     assert event.queued_at is None
+    assert not ReceivedWebhookEvent.objects.exists()
     assert not DBTaskResult.objects.exists()
 
 
@@ -67,6 +75,7 @@ def test_an_event_whose_task_was_lost_is_queued_again(client: Client, practice_a
 def test_ignored_and_failed_events_are_not_dispatched(client: Client, practice_a: Practice) -> None:
     deliver(client, {**patient_event(), "type": "appointment.created"})
     deliver(client, patient_event())
+    inbox.received_sort()
     WebhookEvent.objects.filter(type="patient.updated").update(status="failed")
     assert services.events_dispatch() == 0  # a failed event waits for its own retry or a replay
 
@@ -101,11 +110,18 @@ def test_on_a_real_backend_the_receiver_still_tells_every_case_apart(
     repeat = deliver(client, patient_event(event_id="evt-1"))
     assert (first.json()["duplicate"], repeat.json()["duplicate"]) == (False, True)
     deliver(client, patient_event(event_id="evt-stranger", practice_id="pra-nobody"))
-    assert UnroutedWebhookEvent.objects.get().event_id == "evt-stranger"
     deliver(client, {**patient_event(event_id="evt-other"), "type": "appointment.created"})
+    assert inbox.received_sort() == 3
+    assert UnroutedWebhookEvent.objects.get().event_id == "evt-stranger"
+    # Repeats of sorted events, kept apart or not, are still repeats, and are not stored again.
+    for event_id, practice_id in (("evt-1", "pra-aaaa"), ("evt-stranger", "pra-nobody")):
+        again = deliver(client, patient_event(event_id=event_id, practice_id=practice_id))
+        assert again.json()["duplicate"] is True
+    assert not ReceivedWebhookEvent.objects.exists()
     practice_a.installation_status = Practice.InstallationStatus.DEACTIVATED
     practice_a.save()
     deliver(client, patient_event(event_id="evt-late"))
+    assert inbox.received_sort() == 1
     rows = {e.event_id: e for e in WebhookEvent.objects.all()}
     assert sorted(rows) == ["evt-1", "evt-late", "evt-other"]
     assert rows["evt-1"].status == WebhookEvent.Status.PENDING
@@ -122,6 +138,7 @@ def test_a_connected_practice_without_a_token_is_not_connected(
 ) -> None:
     Practice.objects.filter(pk=practice_a.pk).update(token="")
     deliver(client, patient_event())
+    inbox.received_sort()
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
 
 

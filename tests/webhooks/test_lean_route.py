@@ -6,9 +6,9 @@ from django.urls import reverse
 
 from handshake.models import Practice
 from tests.conftest import signed
-from tests.webhooks.conftest import LeanClient, load_event
+from tests.webhooks.conftest import LeanClient, load_event, nothing_stored
 from webhooks import inbox
-from webhooks.models import WebhookEvent
+from webhooks.models import ReceivedWebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +23,13 @@ def test_a_delivery_skips_the_pages_middleware(practice_a: Practice) -> None:
     assert response.status_code == 200
     assert "X-Frame-Options" not in response.headers  # the pages' clickjacking header
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert WebhookEvent.objects.count() == 1
+    assert ReceivedWebhookEvent.objects.count() == 1
 
 
 def test_a_host_we_do_not_serve_gets_djangos_400(practice_a: Practice) -> None:
     response = _post(LeanClient(HTTP_HOST="evil.example"))
     assert response.status_code == 400
-    assert not WebhookEvent.objects.exists()
+    assert nothing_stored()
 
 
 @override_settings(
@@ -39,9 +39,9 @@ def test_where_https_is_required_plain_http_is_redirected_and_stores_nothing(
     practice_a: Practice,
 ) -> None:
     assert _post(LeanClient()).status_code == 301
-    assert not WebhookEvent.objects.exists()
+    assert nothing_stored()
     assert _post(LeanClient(), HTTP_X_FORWARDED_PROTO="https").status_code == 200
-    assert WebhookEvent.objects.count() == 1
+    assert ReceivedWebhookEvent.objects.count() == 1
 
 
 def test_a_storage_failure_answers_500_without_detail_so_hint_retries(

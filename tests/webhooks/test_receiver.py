@@ -13,7 +13,13 @@ from django.test import Client
 from handshake.models import Practice
 from sync.models import Patient
 from tests.conftest import signed
-from tests.webhooks.conftest import LeanClient, deliver_and_dispatch, load_event, patient_event
+from tests.webhooks.conftest import (
+    LeanClient,
+    deliver_and_dispatch,
+    load_event,
+    nothing_stored,
+    patient_event,
+)
 from webhooks import inbox
 from webhooks.models import UnroutedWebhookEvent, WebhookEvent
 
@@ -23,10 +29,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(params=["view", "lean route"])
 def client(request: pytest.FixtureRequest, client: Client) -> Client | LeanClient:
     return client if request.param == "view" else LeanClient()
-
-
-def _nothing_stored() -> bool:
-    return not WebhookEvent.objects.exists() and not UnroutedWebhookEvent.objects.exists()
 
 
 def test_it_stores_a_signed_event_and_applies_it(client: Client, practice_a: Practice) -> None:
@@ -57,7 +59,7 @@ def test_it_rejects_a_forged_signature(
         webhook_url, body, content_type="application/json", HTTP_X_HINT_SIGNATURE=_
     )
     assert response.status_code == 401
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 def test_it_rejects_a_zero_signature_and_a_missing_one(
@@ -70,7 +72,7 @@ def test_it_rejects_a_zero_signature_and_a_missing_one(
     )
     missing = client.post(webhook_url, body, content_type="application/json")
     assert (forged.status_code, missing.status_code) == (401, 401)
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 def test_it_rejects_a_signature_over_a_different_body(
@@ -82,7 +84,7 @@ def test_it_rejects_a_signature_over_a_different_body(
         webhook_url, tampered, content_type="application/json", HTTP_X_HINT_SIGNATURE=signature
     )
     assert response.status_code == 401
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 def test_it_refuses_a_body_over_one_megabyte(
@@ -95,7 +97,7 @@ def test_it_refuses_a_body_over_one_megabyte(
         webhook_url, body, content_type="application/json", HTTP_X_HINT_SIGNATURE=signature
     )
     assert response.status_code == 413
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 def test_it_refuses_a_declared_length_over_one_megabyte_before_reading(
@@ -110,7 +112,7 @@ def test_it_refuses_a_declared_length_over_one_megabyte_before_reading(
         CONTENT_LENGTH=str(2 * 1024 * 1024),
     )
     assert response.status_code == 413
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 def test_it_answers_400_to_a_signed_body_that_is_not_json(
@@ -121,7 +123,7 @@ def test_it_answers_400_to_a_signed_body_that_is_not_json(
         webhook_url, body, content_type="application/json", HTTP_X_HINT_SIGNATURE=signature
     )
     assert response.status_code == 400
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 def test_it_answers_400_to_an_event_without_a_type(client: Client, practice_a: Practice) -> None:
@@ -130,7 +132,7 @@ def test_it_answers_400_to_an_event_without_a_type(client: Client, practice_a: P
     response = deliver_and_dispatch(client, event)
     assert response.status_code == 400
     assert "type" in response.json()["message"]
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 @pytest.mark.parametrize(
@@ -141,7 +143,7 @@ def test_it_answers_400_to_signed_json_that_is_not_an_event(
     client: Client, practice_a: Practice, body: object
 ) -> None:
     assert deliver_and_dispatch(client, body).status_code == 400
-    assert _nothing_stored()
+    assert nothing_stored()
 
 
 def test_it_stores_an_unknown_type_as_ignored_and_answers_200(
