@@ -42,8 +42,19 @@ def fetch_one(sql: str, params: list[Any], alias: str = DEFAULT_DB_ALIAS) -> tup
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    conn.ensure_connection()
-    with conn._prepare_cursor(_PreparedCursor(conn.connection)) as cursor:
+    if conn.connection is None:  # what ensure_connection checks first, without its wrappers
+        conn.ensure_connection()
+    if conn.queries_logged or conn.execute_wrappers:
+        # Someone is watching (DEBUG's query log, a test, an execute wrapper): Django's cursor.
+        with conn._prepare_cursor(_PreparedCursor(conn.connection)) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    # What Django's cursor does around one statement, without its layers of calls: the thread
+    # check, the broken-transaction check and the error mapping (a psycopg OperationalError
+    # reaches the caller as Django's).
+    conn.validate_thread_sharing()
+    conn.validate_no_broken_transaction()
+    with conn.wrap_database_errors, _PreparedCursor(conn.connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
