@@ -6,6 +6,7 @@ allowed host, and (where HTTPS is required) arrived over HTTPS; anything else go
 which answers it as it would any other URL (405, 400 for a bad host, the HTTPS redirect).
 """
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -29,11 +30,18 @@ def _secure(environ: dict[str, Any]) -> bool:
     return bool(header) and environ.get(header[0]) == header[1]
 
 
+@functools.lru_cache(maxsize=256)
+def _host_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """Django's host check (what `HttpRequest.get_host` refuses with a 400), remembered per
+    Host header and setting: the same few hosts arrive on every request."""
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed_hosts)
+
+
 def _takes_lean_route(environ: dict[str, Any]) -> bool:
     if environ.get("REQUEST_METHOD") != "POST":
         return False
-    domain, _port = split_domain_port(environ.get("HTTP_HOST", ""))
-    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+    if not _host_allowed(environ.get("HTTP_HOST", ""), tuple(settings.ALLOWED_HOSTS)):
         return False
     return _secure(environ) or not settings.SECURE_SSL_REDIRECT
 
@@ -41,12 +49,14 @@ def _takes_lean_route(environ: dict[str, Any]) -> bool:
 @contextmanager
 def django_request() -> Iterator[None]:
     """What a lean route needs of Django's request signals: database connection upkeep
-    (`close_old_connections`, CONN_MAX_AGE and broken connections) before and after its work.
+    (`close_old_connections`: CONN_MAX_AGE, and connections an error left unusable) after its
+    work.
 
-    The signals' other receivers reset what a lean route never sets (the URLconf, cache
-    connections, the DEBUG query log); sending them cost more than the upkeep itself.
+    Django also runs the upkeep before a request; after the previous request's, that one only
+    finds a connection that aged past CONN_MAX_AGE while idle, which is then closed one request
+    later (still open and usable until then). The signals' other receivers reset what a lean
+    route never sets (the URLconf, cache connections, the DEBUG query log).
     """
-    close_old_connections()
     try:
         yield
     finally:
@@ -69,6 +79,21 @@ def lean_routes(django_app: WSGIApp) -> WSGIApp:
 
 
 Answer = tuple[int, dict[str, Any]]
+_ENCODED: dict[tuple[Any, ...], tuple[str, bytes]] = {}
+
+
+def _encoded(status: int, body_data: dict[str, Any]) -> tuple[str, bytes]:
+    """The status line and JSON body of an answer. Answers without a value of their own (most
+    of them: "received", a refusal's fixed message) are encoded once."""
+    try:
+        key = (status, *body_data.items())
+        return _ENCODED[key]
+    except (KeyError, TypeError):  # not seen yet, or a value that cannot be a key
+        pass
+    encoded = f"{status} {HTTPStatus(status).phrase}", json.dumps(body_data).encode()
+    if len(_ENCODED) < 64 and all(isinstance(v, bool | int | None) for v in body_data.values()):
+        _ENCODED[key] = encoded
+    return encoded
 
 
 def json_route(
@@ -98,9 +123,9 @@ def json_route(
             except Exception:
                 logger.exception("%s could not be answered", environ.get("PATH_INFO", ""))
                 status, body_data = failed
-        body = json.dumps(body_data).encode()
+        status_line, body = _encoded(status, body_data)
         start_response(
-            f"{status} {HTTPStatus(status).phrase}",
+            status_line,
             [
                 ("Content-Type", "application/json"),
                 ("Content-Length", str(len(body))),
