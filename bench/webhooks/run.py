@@ -7,7 +7,8 @@ One command: starts a private PostgreSQL cluster in a temp dir on a free port (o
 port, then
   1. sends signed webhook deliveries from a thread pool with keep-alive connections (bounded by
      --events and --seconds) and reports events/s acknowledged, p50/p99 latency, and events
-     stored vs sent;
+     stored vs sent; then sorts what the app received into the practice's events (the worker's
+     step, `webhooks.inbox.received_sort`) and reports its rate and CPU per event;
   2. seeds --patients patients and times the live-search request (the htmx GET the search box
      sends) over a mix of queries: p50/p95.
 Everything it starts is stopped at the end. Loopback only; see bench/webhooks/README.md.
@@ -288,6 +289,28 @@ def bound_env(env: dict[str, str], database_url: str, secret: str) -> dict[str, 
     return {**env, "BOUND_DATABASE_URL": database_url, "BOUND_SECRET": secret}
 
 
+def sort_received(inbox: Any, events: Any, db_roots: list[int]) -> dict[str, Any]:
+    """The worker's share of each delivery, measured in-process: sort everything received into
+    the practice's events (`inbox.received_sort`), and check that every one arrived there."""
+    waiting = inbox.ReceivedWebhookEvent.objects.count()
+    before = events.objects.count()
+    cpu_db, cpu_python = CpuMeter(db_roots), time.process_time()
+    started = time.perf_counter()
+    done = inbox.received_sort(limit=waiting)
+    seconds = time.perf_counter() - started
+    n = max(done, 1)
+    return {
+        "sorted": done,
+        "per_second": round(done / seconds) if seconds else 0,
+        "lost": waiting - (events.objects.count() - before),
+        "cpu_ms_per_event": {
+            "python": round((time.process_time() - cpu_python) * 1000 / n, 3),
+            "postgres": round(cpu_db.seconds() * 1000 / n, 3),
+        },
+        "load_average": os.getloadavg()[0],
+    }
+
+
 def ratio_line(what: str, app: list[float], bound: list[float]) -> str:
     ratios = sorted(a / b for a, b in zip(app, bound, strict=True) if b)
     return (
@@ -482,7 +505,11 @@ def main() -> None:
         from handshake.models import Practice
         from handshake.services import session_open
         from sync.models import BackfillRun
-        from webhooks.models import WebhookEvent
+        from webhooks import inbox
+        from webhooks.models import ReceivedWebhookEvent, WebhookEvent
+
+        def kept() -> int:  # received and not sorted yet, or sorted into the practice's events
+            return ReceivedWebhookEvent.objects.count() + WebhookEvent.objects.count()
 
         practice, _ = Practice.objects.update_or_create(
             hint_id=PRACTICE_ID,
@@ -515,13 +542,13 @@ def main() -> None:
                 order = [("app", port, master), ("bound", bport, bmaster)]
                 for name, target, root in order if round_ % 2 == 0 else order[::-1]:
                     events = build_events(args.events, secret)
-                    before = WebhookEvent.objects.count() if name == "app" else 0
+                    before = kept() if name == "app" else 0
                     cpu_app, cpu_db = CpuMeter([root]), CpuMeter(roots[1:])
                     cpu_client = time.process_time()
                     hooks = send_events(target, events, args.concurrency, args.seconds)
                     n = max(hooks["acknowledged"], 1)
                     if name == "app":
-                        hooks["stored"] = WebhookEvent.objects.count() - before
+                        hooks["stored"] = kept() - before
                         hooks["lost"] = hooks["acknowledged"] - hooks["stored"]
                     hooks["cpu_ms_per_event"] = {
                         "server": round(cpu_app.seconds() * 1000 / n, 2),
@@ -532,6 +559,7 @@ def main() -> None:
                     rates[name].append(hooks["per_second"])
                     print(f"webhooks round {round_ + 1} {name}:", json.dumps(hooks), flush=True)
             print(ratio_line("webhook throughput", rates["app"], rates["bound"]))
+            print("sort:", json.dumps(sort_received(inbox, WebhookEvent, roots[1:])), flush=True)
             if not args.patients:
                 return
 
