@@ -205,7 +205,7 @@ async def _send(
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(_request_bytes(port, body, signature))
+                writer.write(_request_bytes(port, body, signature, "/hint/webhooks"))
                 status = await asyncio.wait_for(_answer_status(reader), timeout=10)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 if writer is not None:
@@ -413,11 +413,12 @@ def main() -> int:
         timeline["all_acknowledged_s"] = round(time.monotonic() - t0, 1)
         acked_all = time.monotonic()
 
-        # wait for everything stored to be applied
+        # wait for everything stored to be applied (received and not sorted yet counts as waiting)
         applied_at = None
         while time.monotonic() - recovered < args.deadline:
             (waiting,) = _query(
-                "SELECT count(*) FROM webhooks_webhookevent WHERE status <> 'processed'"
+                "SELECT (SELECT count(*) FROM webhooks_webhookevent WHERE status <> 'processed')"
+                " + (SELECT count(*) FROM webhooks_receivedwebhookevent)"
             )[0]
             if waiting == 0:
                 applied_at = time.monotonic()
