@@ -25,8 +25,9 @@ class WebhookEvent(PracticeOwned):
         IGNORED = "ignored", "ignored"
         FAILED = "failed", "failed"
 
-    # Every index here is paid by the receiver's INSERT (the acknowledgement has a throughput
-    # target): each one is here for a query that needs it. The practice's own foreign-key index
+    # Every index here is paid by each event's INSERT (the worker's sort, 500 rows at a time;
+    # the acknowledgement writes `ReceivedWebhookEvent`): each one is here for a query that
+    # needs it. The practice's own foreign-key index
     # is left out: the two indexes below that lead with the practice serve its lookups (and
     # PROTECT's check when a practice is deleted).
     practice = models.ForeignKey(
@@ -50,9 +51,9 @@ class WebhookEvent(PracticeOwned):
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # When a task was queued for the event. The receiver leaves it empty (one row per delivery
-    # keeps the acknowledgement fast); the worker's dispatcher queues pending events in batches
-    # and stamps them (`services.events_dispatch`), and a replay stamps the event it queues.
+    # When a task was queued for the event. The sort leaves it empty; the worker's dispatcher
+    # queues pending events in batches and stamps them (`services.events_dispatch`), and a
+    # replay stamps the event it queues.
     queued_at = models.DateTimeField(null=True, blank=True)
 
     objects = WebhookEventQuerySet.as_manager()
