@@ -30,7 +30,8 @@ CLOCK_SKEW_LIMIT_SECONDS = 30
 PROBE_TIMEOUT_SECONDS = 10
 # Hint's audit probe: no timestamp, an id with no known prefix (hint-platform, "Routes").
 PROBE_PRACTICE_ID = "p-test"
-# A webhook type no handler knows: stored as ignored and answered 200 (webhooks.inbox).
+# A webhook type no handler knows: answered 200 like any event, then dropped by the worker's
+# sort (webhooks.inbox.received_sort), so doctor runs leave no rows.
 PROBE_EVENT_TYPE = "hintpartner.doctor_probe"
 SETUP_FIX = "Run `python manage.py hint_setup --apply` (or set it in Hint's partner portal)."
 

@@ -16,6 +16,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from handshake.doctor import PROBE_EVENT_TYPE
 from handshake.models import CONNECTED, Practice
 from hintpartner.db import db_value, fetch_one
 from hintpartner.hint import decode
@@ -243,10 +244,10 @@ def received_sort(*, limit: int = 20_000) -> int:
 
     Each goes to its practice's events: waiting, or ignored (a type this app does not act on, a
     patient event while the practice is not connected: judged now, a moment after arrival); or
-    to the unrouted table when it names no practice we know. A repeat of a sorted event is
-    dropped. Moving and deleting happen in one transaction, claimed with SKIP LOCKED, so a
-    crash or a second worker neither loses nor doubles an event. Runs in the worker before the
-    dispatcher (`services.events_dispatch`), every half second.
+    to the unrouted table when it names no practice we know; `hint_doctor`'s probe goes nowhere.
+    A repeat of a sorted event is dropped. Moving and deleting happen in one transaction,
+    claimed with SKIP LOCKED, so a crash or a second worker neither loses nor doubles an event.
+    Runs in the worker before the dispatcher (`services.events_dispatch`), every half second.
     """
     done = 0
     while done < limit:
@@ -268,6 +269,8 @@ def received_sort(*, limit: int = 20_000) -> int:
             connected = set(known.filter(CONNECTED).values_list("hint_id", flat=True))
             events, unrouted = [], []
             for received in batch:
+                if received.type == PROBE_EVENT_TYPE:
+                    continue  # `hint_doctor`'s probe: answered 200, kept nowhere
                 practice_pk = practices.get(received.hint_practice_id)
                 if practice_pk is None:
                     unrouted.append(_unrouted(received))

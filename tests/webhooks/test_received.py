@@ -154,3 +154,15 @@ def test_on_postgresql_the_received_table_has_one_index_its_primary_key() -> Non
         )
         indexes = [row[0] for row in cursor.fetchall()]
     assert len(indexes) == 1 and indexes[0].endswith("_pkey")
+
+
+def test_hint_doctors_probe_is_answered_and_then_kept_nowhere(
+    client: Client, practice_a: Practice
+) -> None:
+    from handshake.doctor import PROBE_EVENT_TYPE
+
+    probe = {"id": "evt-doctor-1", "type": PROBE_EVENT_TYPE, "object": {}}
+    assert deliver(client, probe).status_code == 200
+    assert inbox.received_sort() == 1
+    assert not WebhookEvent.objects.exists() and not UnroutedWebhookEvent.objects.exists()
+    assert not ReceivedWebhookEvent.objects.exists()
