@@ -72,6 +72,9 @@ HINT_WEBHOOK_SECRET = env.str("HINT_WEBHOOK_SECRET", default=_dev.get("HINT_WEBH
 APP_URL = env.str("APP_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Where Hint delivers webhooks (hint_setup registers it): APP_URL's, or a tunnel's on a laptop.
 HINT_WEBHOOK_URL = env.str("HINT_WEBHOOK_URL", default=f"{APP_URL}/hint/webhooks").rstrip("/")
+# The name of the app's tab in a practice's settings in Hint (the settings anchor's
+# `settings_label`; without one Hint shows the app's generic name). hint_setup registers it.
+HINT_SETTINGS_LABEL = env.str("HINT_SETTINGS_LABEL", default="Contacts and sync")
 
 HINT_RATE_LIMIT_PER_SECOND = env.float("HINT_RATE_LIMIT_PER_SECOND", default=100.0)
 # Calls a token may make per UTC day; 0 = no budget. Both limits are shared by every process

@@ -197,7 +197,11 @@ def registration(request: HttpRequest) -> JsonResponse:
             },
             "app": {f: getattr(app, f) for f in ("handshake_url", "localhost_handshake_url")},
             "anchors": {
-                a.type: {"source_url": a.source_url, "localhost_source_url": a.localhost_source_url}
+                a.type: {
+                    "source_url": a.source_url,
+                    "localhost_source_url": a.localhost_source_url,
+                    "settings_label": a.settings_label,
+                }
                 for a in Anchor.objects.all()
             },
             "webhook_urls": list(

@@ -14,7 +14,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sandbox import delivery, limits, patients
 from sandbox.contract import GENDER_IDENTITIES
-from sandbox.models import Config, Installation, Interaction, Patient, Practice, User, WebhookEvent
+from sandbox.models import (
+    Anchor,
+    Config,
+    Installation,
+    Interaction,
+    Patient,
+    Practice,
+    User,
+    WebhookEvent,
+)
 from sandbox.services import (
     SandboxError,
     handshake_payload,
@@ -203,11 +212,14 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     installation = installation_current(practice)
     frame = _surface(practice=practice, user=user, surface="settings") if installation else None
     last = practice.installations.first()
+    anchor = Anchor.objects.filter(type="settings").first()
     return _page(
         request,
         "sandbox/settings.html",
         {
             "frame": frame,
+            # Hint names the app's settings tab by the anchor's label, else by the app's name.
+            "settings_label": (anchor.settings_label if anchor else "") or "hintpartner settings",
             "nav": "settings",
             "last_installation": last,
             "modes": Installation.Mode.choices,

@@ -129,7 +129,11 @@ PARTNER_REDIRECT_URL = "redirect_url"
 APP_HANDSHAKE_URL = "handshake_url"
 ANCHOR_TYPE = "type"
 ANCHOR_SOURCE_URL = "source_url"
-SURFACES = ("core_page", "settings", "clinical_chart", "clinical_interaction")
+# The settings anchor's name in Hint's menus (Hint's audit: MEDIUM when it is missing, and the
+# tab then shows the app's generic name).
+ANCHOR_SETTINGS_LABEL = "settings_label"
+SETTINGS_SURFACE = "settings"
+SURFACES = ("core_page", SETTINGS_SURFACE, "clinical_chart", "clinical_interaction")
 # Our routes, as Hint must know them (relative to APP_URL).
 CONNECT_PATH = "/hint/connect/"
 HANDSHAKE_PATH = "/hint/handshake"

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from hintpartner.hint import api, errors
 from hintpartner.hint.paths import (
+    ANCHOR_SETTINGS_LABEL,
     ANCHOR_SOURCE_URL,
     ANCHOR_TYPE,
     APP_HANDSHAKE_URL,
@@ -29,6 +30,7 @@ from hintpartner.hint.paths import (
     PARTNER_AUTH_TYPE,
     PARTNER_REDIRECT_URL,
     PARTNER_WEBHOOK_URL,
+    SETTINGS_SURFACE,
     SURFACES,
 )
 
@@ -48,6 +50,8 @@ class Wanted:
     anchor_field: str  # source_url, or localhost_source_url
     anchors: dict[str, str]  # surface -> URL
     webhook_url: str
+    # surface -> its label in Hint's menus (the same field in localhost mode)
+    anchor_labels: dict[str, str] = field(default_factory=dict)
 
 
 def wanted(*, app_url: str | None = None, webhook_url: str | None = None) -> Wanted:
@@ -69,6 +73,7 @@ def wanted(*, app_url: str | None = None, webhook_url: str | None = None) -> Wan
         anchor_field=name(ANCHOR_SOURCE_URL),
         anchors={surface: f"{base}/hint/{surface}" for surface in SURFACES},
         webhook_url=hook,
+        anchor_labels={SETTINGS_SURFACE: settings.HINT_SETTINGS_LABEL},
     )
 
 
@@ -106,8 +111,8 @@ def registration_read() -> Registration:
 class Difference:
     """One thing Hint holds otherwise than this deployment needs."""
 
-    where: str  # "partner", "app", "anchor", "webhook endpoint"
-    name: str  # the field, or the surface for an anchor
+    where: str  # "partner", "app", "anchor", "anchor label", "webhook endpoint"
+    name: str  # the field, or the surface for an anchor and its label
     has: str  # what Hint holds ("" when nothing)
     wants: str
 
@@ -132,6 +137,10 @@ def differences(registration: Registration, want: Wanted) -> list[Difference]:
         has = str(anchor.get(want.anchor_field) or "")
         if has != url:
             found.append(Difference("anchor", surface, has, url))
+    for surface, label in want.anchor_labels.items():
+        has = str((registration.anchor(surface) or {}).get(ANCHOR_SETTINGS_LABEL) or "")
+        if label and has != label:
+            found.append(Difference("anchor label", surface, has, label))
     if want.webhook_url not in registration.webhook_urls:
         has = ", ".join(u for u in registration.webhook_urls if u)
         found.append(Difference("webhook endpoint", "webhook_url", has, want.webhook_url))
@@ -154,14 +163,27 @@ def registration_apply(registration: Registration, want: Wanted) -> Applied:
     app = {d.name: d.wants for d in todo if d.where == "app"}
     if app:
         _attempt(result, f"app {', '.join(app)}", api.app_update, fields=app)
+    labels = {d.name: d.wants for d in todo if d.where == "anchor label"}
     for d in todo:
         if d.where == "anchor":
             anchor = registration.anchor(d.name)
-            _attempt(result, f"anchor {d.name}", _anchor_set, anchor=anchor, d=d, want=want)
+            # A label owed to this anchor goes with it (a new anchor has no id to patch yet).
+            extra = {ANCHOR_SETTINGS_LABEL: labels.pop(d.name)} if d.name in labels else {}
+            label = f"anchor {d.name}" + (f" and its {ANCHOR_SETTINGS_LABEL}" if extra else "")
+            _attempt(result, label, _anchor_set, anchor=anchor, d=d, want=want, extra=extra)
         elif d.where == "webhook endpoint":
             _attempt(
                 result, f"webhook endpoint {d.wants}", api.webhook_endpoint_register, url=d.wants
             )
+    for surface, label in labels.items():  # anchors whose URL was right: patched by id
+        anchor_id = str((registration.anchor(surface) or {}).get("id") or "")
+        _attempt(
+            result,
+            f"anchor {surface} {ANCHOR_SETTINGS_LABEL}",
+            api.app_anchor_update,
+            anchor_id=anchor_id,
+            fields={ANCHOR_SETTINGS_LABEL: label},
+        )
     return result
 
 
@@ -174,14 +196,16 @@ def _attempt(result: Applied, label: str, call: Callable[..., Any], **kwargs: An
         result.done.append(label)
 
 
-def _anchor_set(*, anchor: dict[str, Any] | None, d: Difference, want: Wanted) -> None:
-    """POST the surface's anchor. Hint keeps one per surface: when it refuses a second POST
-    (422), the existing anchor is patched instead."""
-    fields = {ANCHOR_TYPE: d.name, want.anchor_field: d.wants}
+def _anchor_set(
+    *, anchor: dict[str, Any] | None, d: Difference, want: Wanted, extra: dict[str, str]
+) -> None:
+    """POST the surface's anchor (with `extra` fields). Hint keeps one per surface: when it
+    refuses a second POST (422), the existing anchor is patched instead."""
+    fields = {ANCHOR_TYPE: d.name, want.anchor_field: d.wants, **extra}
     try:
         api.app_anchor_create(fields=fields)
     except errors.HintBadRequest:
         anchor_id = str((anchor or {}).get("id") or "")
         if not anchor_id:
             raise
-        api.app_anchor_update(anchor_id=anchor_id, fields={want.anchor_field: d.wants})
+        api.app_anchor_update(anchor_id=anchor_id, fields={want.anchor_field: d.wants, **extra})

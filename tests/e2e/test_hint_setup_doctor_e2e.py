@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import requests
 
 from tests.e2e.live import (
     PRACTICE_A,
@@ -98,6 +99,8 @@ def test_setup_applies_once_then_finds_nothing_and_the_doctor_is_all_green(stack
         f"{stack.app_url}/hint/clinical_chart"
     )
     assert f"{stack.app_url}/hint/webhooks" in held["webhook_urls"]
+    # The settings tab is named, not left to the app's generic name (Hint's audit: MEDIUM).
+    assert held["anchors"]["settings"]["settings_label"] == "Contacts and sync"
 
     again = manage(stack, "hint_setup", "--apply")
     assert again.code == 0, again.out
@@ -112,6 +115,8 @@ def test_setup_applies_once_then_finds_nothing_and_the_doctor_is_all_green(stack
     assert "Webhook receiver" in doctor.out and f"({PRACTICE_A})" in doctor.out
     assert stack.secrets["HINT_API_KEY"] not in doctor.out
     assert stack.secrets["HINT_WEBHOOK_SECRET"] not in doctor.out
+    settings_page = requests.get(f"{stack.sandbox_url}/settings/", timeout=30).text
+    assert "<h2>Contacts and sync</h2>" in settings_page
 
 
 def test_the_doctor_reports_a_hint_that_answers_the_other_address_shape(registered):

@@ -16,6 +16,7 @@ from hintpartner.hint import setup
 
 APP = "https://partner.example.com"
 SURFACES = ("core_page", "settings", "clinical_chart", "clinical_interaction")
+LABEL = "Contacts and sync"  # HINT_SETTINGS_LABEL's default
 
 
 def _registered(base: str = APP, *, localhost: bool = False) -> dict:
@@ -33,7 +34,12 @@ def _registered(base: str = APP, *, localhost: bool = False) -> dict:
         },
         "app": {"app": {f"{prefix}handshake_url": f"{base}/hint/handshake"}},
         "anchors": [
-            {"id": f"anc-{s}", "type": s, f"{prefix}source_url": f"{base}/hint/{s}"}
+            {
+                "id": f"anc-{s}",
+                "type": s,
+                f"{prefix}source_url": f"{base}/hint/{s}",
+                **({"settings_label": LABEL} if s == "settings" else {}),
+            }
             for s in SURFACES
         ],
         "endpoints": [{"id": "whe-1", "webhook_url": f"{base}/hint/webhooks"}],
@@ -173,6 +179,44 @@ def test_a_hint_refusing_a_second_anchor_for_a_surface_gets_the_anchor_patched(
     patch = _writes(mocked_hint)[-1]
     assert patch.request.method == "PATCH"
     assert json.loads(patch.request.body) == {"anchor": {"source_url": f"{APP}/hint/core_page"}}
+
+
+@override_settings(APP_URL=APP, HINT_WEBHOOK_URL=f"{APP}/hint/webhooks")
+def test_the_settings_tab_gets_its_label_on_the_anchor_hint_has(mocked_hint, hint_url):
+    old = _registered()
+    old["anchors"][1].pop("settings_label")  # Hint then shows the app's generic name
+    api = f"{hint_url}/api/partner"
+    _serve(mocked_hint, hint_url, old)
+    assert f"anchor label settings: Hint has nothing, this deployment needs '{LABEL}'" in _run()
+    for answers in (old, _registered()):
+        _serve(mocked_hint, hint_url, answers)
+    mocked_hint.patch(f"{api}/app/anchors/anc-settings", json={"anchor": {}})
+
+    out = _run("--apply")
+
+    writes = [(c.request.url, json.loads(c.request.body)) for c in _writes(mocked_hint)]
+    assert writes == [(f"{api}/app/anchors/anc-settings", {"anchor": {"settings_label": LABEL}})]
+    assert "Done: Hint's registration matches this deployment." in out
+
+
+@override_settings(
+    APP_URL=APP, HINT_WEBHOOK_URL=f"{APP}/hint/webhooks", HINT_SETTINGS_LABEL="Acme sync"
+)
+def test_a_new_settings_anchor_is_created_with_its_label_in_one_request(mocked_hint, hint_url):
+    old = _registered()
+    old["anchors"] = [a for a in old["anchors"] if a["type"] != "settings"]
+    new = _registered()
+    new["anchors"][1]["settings_label"] = "Acme sync"
+    for answers in (old, new):
+        _serve(mocked_hint, hint_url, answers)
+    api = f"{hint_url}/api/partner"
+    mocked_hint.post(f"{api}/app/anchors", json={}, status=201)
+
+    _run("--apply")
+
+    writes = [(c.request.method, json.loads(c.request.body)) for c in _writes(mocked_hint)]
+    wanted = {"type": "settings", "source_url": f"{APP}/hint/settings"}
+    assert writes == [("POST", {"anchor": {**wanted, "settings_label": "Acme sync"}})]
 
 
 @override_settings(APP_URL=APP, HINT_WEBHOOK_URL=f"{APP}/hint/webhooks")

@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Read Hint's partner, app, anchors and webhook endpoints with the partner key "
         "(HINT_API_KEY) and print what differs from this deployment (APP_URL, "
-        "HINT_WEBHOOK_URL). --apply sets it through Hint's partner API; a dry run is the default."
+        "HINT_WEBHOOK_URL, HINT_SETTINGS_LABEL). --apply sets it through Hint's partner API; a "
+        "dry run is the default."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
