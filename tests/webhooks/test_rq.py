@@ -9,7 +9,7 @@ from handshake.models import Practice
 from sync.models import Patient
 from tests.webhooks.conftest import deliver, patient_event
 from webhooks import handlers, services
-from webhooks.models import WebhookEvent
+from webhooks.models import ReceivedWebhookEvent, WebhookEvent
 
 pytestmark = [
     pytest.mark.rq,
@@ -32,8 +32,9 @@ def test_a_delivered_event_is_processed_by_an_rq_worker(
 ) -> None:
     response = deliver(client, patient_event("patient.created", last_name="Through Redis"))
     assert response.status_code == 200
-    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PENDING  # stored, not run
-    assert services.events_dispatch() == 1  # the worker's dispatcher queues it on Redis
+    assert ReceivedWebhookEvent.objects.count() == 1  # stored, not run
+    assert services.events_dispatch() == 1  # the worker sorts it and queues it on Redis
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PENDING
     _work()
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
     assert Patient.objects.for_practice(practice_a).get().last_name == "Through Redis"
