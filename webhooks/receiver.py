@@ -59,7 +59,7 @@ def delivery_answer(
         # retries would fail the same way.
         return _refusal(400, str(exc))
     try:
-        created = inbox.event_receive(payload=payload, body=body)
+        inbox.event_receive(payload=payload, body=body)
     except inbox.EventInvalid as exc:
         # 400: signed JSON that is not an event (not an object, no type) cannot be stored.
         return _refusal(400, str(exc))
@@ -67,6 +67,7 @@ def delivery_answer(
         # 503: the database is unreachable; nothing was stored, and Hint's retry will store it.
         logger.exception("webhook delivery not stored: the database is unavailable")
         return _refusal(503, "Not stored: the database is unavailable; send it again later.")
-    # 200: stored (or stored before: a repeat adds no work). Unknown types and unknown or
-    # disconnected practices are stored as ignored and also get 200, or Hint would retry forever.
-    return 200, {"received": True, "duplicate": not created}
+    # 200: stored (a repeat is kept once and never handled twice: the worker's sort drops it).
+    # Unknown types and unknown or disconnected practices are sorted as ignored or kept apart,
+    # and also get 200, or Hint would retry forever.
+    return 200, {"received": True}
