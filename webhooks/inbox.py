@@ -264,10 +264,17 @@ def received_sort(*, limit: int = 20_000) -> int:
             known = Practice.objects.filter(hint_id__in=refs)
             practices = dict(known.values_list("hint_id", "pk"))
             connected = set(known.filter(CONNECTED).values_list("hint_id", flat=True))
+            ids = [received.event_id for received in batch]
+            seen = {  # repeats of events sorted before (the inserts' ON CONFLICT covers a race)
+                *WebhookEvent.objects.filter(event_id__in=ids).values_list("event_id", flat=True),
+                *UnroutedWebhookEvent.objects.filter(event_id__in=ids).values_list(
+                    "event_id", flat=True
+                ),
+            }
             events, unrouted = [], []
             for received in batch:
-                if received.type == PROBE_EVENT_TYPE:
-                    continue  # `hint_doctor`'s probe: answered 200, kept nowhere
+                if received.type == PROBE_EVENT_TYPE or received.event_id in seen:
+                    continue  # `hint_doctor`'s probe (answered 200, kept nowhere), or a repeat
                 practice_pk = practices.get(received.hint_practice_id)
                 if practice_pk is None:
                     unrouted.append(_unrouted(received))

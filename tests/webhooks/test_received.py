@@ -1,6 +1,7 @@
 """The worker sorts what the receiver stored: each delivery once, in arrival order, to the
 practice it names as it stands when sorted; a failed sort moves nothing and loses nothing."""
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -166,3 +167,19 @@ def test_hint_doctors_probe_is_answered_and_then_kept_nowhere(
     assert inbox.received_sort() == 1
     assert not WebhookEvent.objects.exists() and not UnroutedWebhookEvent.objects.exists()
     assert not ReceivedWebhookEvent.objects.exists()
+
+
+def test_a_repeat_of_an_event_kept_apart_is_dropped_without_saying_it_was_stored(
+    client: Client, db: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    stranger = patient_event(event_id="evt-stranger", practice_id="pra-nobody")
+    with caplog.at_level(logging.INFO, logger="webhooks.inbox"):
+        deliver(client, stranger)
+        inbox.received_sort()
+        deliver(client, stranger)
+        assert inbox.received_sort() == 1
+    assert [r.getMessage() for r in caplog.records if "stored apart" in r.getMessage()] == [
+        "webhook patient.updated for practice pra-nobody, which is not installed here: "
+        "stored apart and ignored"
+    ]
+    assert UnroutedWebhookEvent.objects.count() == 1 and not ReceivedWebhookEvent.objects.exists()
