@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, QuerySet
 from django.utils import timezone
 
 from handshake.doctor import PROBE_EVENT_TYPE
@@ -261,9 +261,13 @@ def received_sort(*, limit: int = 20_000) -> int:
             if not batch:
                 break
             refs = {received.hint_practice_id for received in batch} - {""}
-            known = Practice.objects.filter(hint_id__in=refs)
-            practices = dict(known.values_list("hint_id", "pk"))
-            connected = set(known.filter(CONNECTED).values_list("hint_id", flat=True))
+            # Each named practice's pk and whether it is connected, in one query.
+            practices = {
+                hint_id: (pk, connected)
+                for hint_id, pk, connected in Practice.objects.filter(hint_id__in=refs)
+                .annotate(connected=ExpressionWrapper(CONNECTED, output_field=BooleanField()))
+                .values_list("hint_id", "pk", "connected")
+            }
             ids = [received.event_id for received in batch]
             seen = {  # repeats of events sorted before (the inserts' ON CONFLICT covers a race)
                 *WebhookEvent.objects.filter(event_id__in=ids).values_list("event_id", flat=True),
@@ -275,12 +279,11 @@ def received_sort(*, limit: int = 20_000) -> int:
             for received in batch:
                 if received.type == PROBE_EVENT_TYPE or received.event_id in seen:
                     continue  # `hint_doctor`'s probe (answered 200, kept nowhere), or a repeat
-                practice_pk = practices.get(received.hint_practice_id)
-                if practice_pk is None:
+                practice = practices.get(received.hint_practice_id)
+                if practice is None:
                     unrouted.append(_unrouted(received))
                 else:
-                    ref = received.hint_practice_id
-                    events.append(_sorted(received, practice_pk, ref in connected))
+                    events.append(_sorted(received, *practice))
             WebhookEvent.objects.bulk_create(events, ignore_conflicts=True)
             UnroutedWebhookEvent.objects.bulk_create(unrouted, ignore_conflicts=True)
             ReceivedWebhookEvent.objects.filter(pk__in=[r.pk for r in batch]).delete()
